@@ -1,0 +1,7 @@
+"""Gymnasium environments that adapt the simulators."""
+
+from recoworld.envs.core import RecoWorldConfig, RecoWorldCore
+from recoworld.envs.recoworld_env import RecoWorldEnv
+from recoworld.envs.vector import RecoWorldVectorEnv
+
+__all__ = ["RecoWorldConfig", "RecoWorldCore", "RecoWorldEnv", "RecoWorldVectorEnv"]

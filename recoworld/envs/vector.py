@@ -1,0 +1,187 @@
+"""Batched ``RecoWorld-v0``: many users stepped in one vectorized call.
+
+``gym.make_vec("RecoWorld-v0", num_envs=N, vectorization_mode="vector_entry_point")`` builds a
+:class:`RecoWorldVectorEnv`: one :class:`~recoworld.envs.core.RecoWorldCore` holding all ``N``
+users, so a step costs a handful of numpy calls over ``(N, ...)`` arrays instead of ``N`` Python
+env steps. The dynamics are the single env's (same core, same user model).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from recoworld.catalog import Catalog
+from recoworld.envs.core import StepResult
+from recoworld.envs.recoworld_env import (
+    ObsType,
+    action_space,
+    build_core,
+    slots_from_scores,
+    slots_from_slate,
+    validate_scores,
+)
+from recoworld.simulators import InstructionVoice, UserModelConfig
+
+
+class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
+    """``num_envs`` independent RecoWorld users stepped together (next-step autoreset).
+
+    Arguments are those of :class:`~recoworld.envs.RecoWorldEnv` plus ``num_envs``. Actions are
+    batched: ``(num_envs, slate_size)`` candidate indices (or ``(num_envs, num_candidates)``
+    scores). ``infos`` holds arrays over users: ``action_mask`` ``(N, C)``, ``clicks`` and
+    ``watch_time`` per user, ``instructed``, ``session_ended``, ``return_gap_days`` (NaN where no
+    session ended), ``churned``, ``wasted_slots``. Instruction sentences are not rendered here
+    (it would cost a Python call per instructing user); the encoded instruction is in the
+    observation.
+
+    Autoreset follows Gymnasium's default (next step): after a user's episode ends, the next
+    ``step`` ignores that user's action and returns a fresh user's first observation with reward 0.
+
+    >>> import gymnasium as gym, recoworld
+    >>> envs = gym.make_vec("RecoWorld-v0", num_envs=4, vectorization_mode="vector_entry_point")
+    >>> obs, infos = envs.reset(seed=0)
+    >>> obs["candidates"].shape
+    (4, 100, 33)
+    >>> obs, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
+    >>> rewards.shape
+    (4,)
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        num_candidates: int = 100,
+        slate_size: int = 10,
+        *,
+        catalog: Catalog | None = None,
+        n_items: int = 1000,
+        catalog_seed: int = 0,
+        user_config: UserModelConfig | None = None,
+        multi_session: bool = False,
+        max_sessions: int = 5,
+        max_session_turns: int = 50,
+        click_weight: float = 1.0,
+        watch_weight: float = 0.1,
+        continue_weight: float = 0.1,
+        return_weight: float = 1.0,
+        return_horizon_days: float = 7.0,
+        action_type: str = "slate",
+        voice: InstructionVoice | None = None,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
+        self.core = build_core(
+            num_envs,
+            num_candidates=num_candidates,
+            slate_size=slate_size,
+            catalog=catalog,
+            n_items=n_items,
+            catalog_seed=catalog_seed,
+            user_config=user_config,
+            multi_session=multi_session,
+            max_sessions=max_sessions,
+            max_session_turns=max_session_turns,
+            click_weight=click_weight,
+            watch_weight=watch_weight,
+            continue_weight=continue_weight,
+            return_weight=return_weight,
+            return_horizon_days=return_horizon_days,
+            action_type=action_type,
+            voice=voice,
+        )
+        self.num_envs = num_envs
+        self.catalog = self.core.catalog
+        self.config = self.core.config
+        self.single_observation_space = self.core.observation_space
+        self.single_action_space = action_space(self.config)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._needs_reset = np.zeros(num_envs, bool)
+        self._started = False
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[ObsType, dict[str, Any]]:
+        if isinstance(seed, list):
+            raise ValueError(
+                "RecoWorldVectorEnv.reset takes one int seed for the whole batch, not a list"
+            )
+        super().reset(seed=seed)
+        self.core.reset(self.np_random, reseeded=seed is not None)
+        self._needs_reset[:] = False
+        self._started = True
+        obs, mask = self.core.observe()
+        return obs, {"action_mask": mask}
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[ObsType, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._started:
+            raise RuntimeError("RecoWorldVectorEnv.step called before reset")
+        cfg, n = self.config, self.num_envs
+        array = np.asarray(actions)
+        if cfg.action_type == "slate":
+            expected = (n, cfg.slate_size)
+            if array.shape != expected:
+                raise ValueError(f"actions have shape {array.shape}, expected {expected}")
+            if array.dtype.kind not in "iu":
+                raise ValueError(f"actions have non-integer dtype {array.dtype}")
+            if array.min() < 0 or array.max() >= cfg.num_candidates:
+                bad = array.min() if array.min() < 0 else array.max()
+                raise ValueError(
+                    f"action index {bad} is outside the candidate range "
+                    f"[0, {cfg.num_candidates - 1}]"
+                )
+            slots = slots_from_slate(array.astype(np.int64, copy=False))
+        else:
+            validate_scores(array, (n, cfg.num_candidates))
+            slots = slots_from_scores(array, cfg.slate_size)
+
+        result, obs, mask = self.core.step(slots, self.np_random)
+        rewards = result.reward
+        terminations = result.terminated
+        truncations = result.truncated
+        resetting = np.flatnonzero(self._needs_reset)
+        if resetting.size:
+            self.core.reset_rows(resetting, self.np_random)
+            rewards[resetting] = 0.0
+            terminations[resetting] = False
+            truncations[resetting] = False
+        self._needs_reset = terminations | truncations
+        if resetting.size:
+            self.core.observe(resetting, (obs, mask))
+        return (
+            obs,
+            rewards,
+            terminations,
+            truncations,
+            self._infos(result, mask, resetting),
+        )
+
+    def _infos(self, result: StepResult, mask: np.ndarray, reset: np.ndarray) -> dict[str, Any]:
+        clicks = result.clicks.sum(axis=1)
+        watch = result.watch_minutes.sum(axis=1)
+        ended = result.session_ended.copy()
+        gap = result.return_gap_days.copy()
+        clicks[reset] = 0
+        watch[reset] = 0.0
+        ended[reset] = False
+        gap[reset] = np.nan
+        keep = np.ones(self.num_envs, bool)
+        keep[reset] = False
+        return {
+            "action_mask": mask,
+            "clicks": clicks,
+            "watch_time": watch,
+            "wasted_slots": (result.items < 0).sum(axis=1),
+            "instructed": result.instructed & keep,
+            "session_ended": ended,
+            "return_gap_days": gap,
+            "churned": result.churned & keep,
+        }

@@ -1,0 +1,43 @@
+"""User simulators. They know nothing of Gymnasium; environments adapt them."""
+
+from recoworld.simulators.config import UserModelConfig
+from recoworld.simulators.instruction import InstructionVoice, ReflectiveInstruction, TemplateVoice
+from recoworld.simulators.latent import (
+    LatentUserState,
+    TurnOutcome,
+    begin_session,
+    boredom_after,
+    cascade_review,
+    click_probability,
+    draw_return_gap,
+    familiarity_after,
+    item_utilities,
+    patience_after,
+    return_hazard,
+    sample_users,
+    step_users,
+    topic_preferences,
+    watch_fraction,
+)
+
+__all__ = [
+    "InstructionVoice",
+    "LatentUserState",
+    "ReflectiveInstruction",
+    "TemplateVoice",
+    "TurnOutcome",
+    "UserModelConfig",
+    "begin_session",
+    "boredom_after",
+    "cascade_review",
+    "click_probability",
+    "draw_return_gap",
+    "familiarity_after",
+    "item_utilities",
+    "patience_after",
+    "return_hazard",
+    "sample_users",
+    "step_users",
+    "topic_preferences",
+    "watch_fraction",
+]

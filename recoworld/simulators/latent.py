@@ -1,0 +1,579 @@
+"""The vectorized latent-state user model.
+
+Every function here works on a *batch* of users held as a struct of arrays
+(:class:`LatentUserState`, arrays shaped ``(n_users, ...)``), so a single user is a batch of one
+and a population of a million runs the same code. Randomness comes only from the
+``numpy.random.Generator`` passed in. The functions know nothing of Gymnasium; environments,
+vector environments and population runners all call them.
+
+The per-user arithmetic is compiled with numba (``cache=True``) and loops over users, so a batch
+of one costs microseconds and a batch of a million runs at compiled speed; the small scalar
+functions (:func:`click_probability`, :func:`patience_after`, ...) are the same code the kernel
+calls, callable from Python.
+
+The model, per turn:
+
+1. **Utility** of each slate item (:func:`item_utilities`): affinity to the best of the user's K
+   interests (weighted), item quality, minus the boredom of the item's topics, plus novelty
+   (unfamiliar topics valued by the user's static propensity plus session appetite), minus
+   penalties for items already shown this session or already consumed.
+2. **Review** (:func:`cascade_review`): the user examines the ranked list top-down; an examined
+   item is clicked with ``sigmoid(utility - no_click_utility)`` (the no-click option), then the
+   user continues to the next position with a probability that depends on whether it clicked
+   (position bias). A clicked item is watched for a fraction of its duration.
+3. **Transition** (:func:`boredom_after`, :func:`familiarity_after`): interests drift toward consumed items, per-topic
+   boredom rises with consumption and decays with time, familiarity grows, the session novelty
+   appetite follows how repetitive the consumption was.
+4. **Patience** (:func:`patience_after`) falls every turn, more on a turn without clicks, and
+   rises with watched items; the session ends when it reaches zero (or by a small exogenous
+   leave probability).
+5. **Reflective instruction**: a user whose patience falls under a threshold names the topic it
+   wants most now (:func:`topic_preferences`) to see more of, and the topic it skipped or is bored
+   with most to see less of.
+6. **Retention** (:func:`draw_return_gap`): when a session ends, the gap in days until the next
+   session is drawn from an exponential hazard that grows with the session's satisfaction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from recoworld.catalog.base import Catalog
+from recoworld.simulators.config import UserModelConfig
+
+_BIT = np.array([1 << i for i in range(8)], dtype=np.uint8)
+
+
+@dataclass
+class LatentUserState:
+    """Hidden state of a batch of users (struct of arrays, first axis = user).
+
+    Attributes:
+        interests: ``(n, K, d)`` unit interest vectors in item-embedding space.
+        interest_bonus: ``(n, K)`` additive affinity bonus of each interest,
+            ``interest_weight_scale * log(K * weight)``.
+        boredom: ``(n, T)`` per-topic boredom, ``>= 0``.
+        familiarity: ``(n, T)`` per-topic familiarity in ``[0, 1]``.
+        novelty_propensity: ``(n,)`` static appetite for unfamiliar topics.
+        novelty_state: ``(n,)`` session-level appetite for unfamiliar topics, in ``[0, 1]``.
+        base_patience: ``(n,)`` patience at the start of each session.
+        patience: ``(n,)`` current patience in ``[0, 1]``; the session ends at 0.
+        session_skips: ``(n, T)`` decayed topic mass of items examined and skipped this session.
+        session_satisfaction: ``(n,)`` sum over this session's turns of watched items.
+        session_turns: ``(n,)`` turns taken in this session.
+        turns_since_instruction: ``(n,)`` turns since the last reflective instruction.
+        seen_bits: ``(n, ceil(n_items / 8))`` bitset of items shown this session.
+        consumed_bits: ``(n, ceil(n_items / 8))`` bitset of items ever clicked.
+    """
+
+    interests: np.ndarray
+    interest_bonus: np.ndarray
+    boredom: np.ndarray
+    familiarity: np.ndarray
+    novelty_propensity: np.ndarray
+    novelty_state: np.ndarray
+    base_patience: np.ndarray
+    patience: np.ndarray
+    session_skips: np.ndarray
+    session_satisfaction: np.ndarray
+    session_turns: np.ndarray
+    turns_since_instruction: np.ndarray
+    seen_bits: np.ndarray
+    consumed_bits: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        return int(self.patience.shape[0])
+
+    def nbytes_per_user(self) -> float:
+        """Bytes of hidden state per user (all arrays)."""
+        total = sum(getattr(self, f.name).nbytes for f in fields(self))
+        return total / max(self.n_users, 1)
+
+    def take(self, rows: np.ndarray) -> LatentUserState:
+        """A copy of the users at ``rows``."""
+        return LatentUserState(**{f.name: getattr(self, f.name)[rows].copy() for f in fields(self)})
+
+    def put(self, rows: np.ndarray, other: LatentUserState) -> None:
+        """Overwrite the users at ``rows`` with ``other``'s users (in order)."""
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(other, f.name)
+
+    def copy(self) -> LatentUserState:
+        return LatentUserState(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+
+def sample_users(
+    n_users: int, catalog: Catalog, config: UserModelConfig, rng: np.random.Generator
+) -> LatentUserState:
+    """Draw ``n_users`` fresh users from the population, at the start of their first session.
+
+    Each interest is centred on a topic chosen with probability proportional to the topic's share
+    of the catalog, displaced by ``interest_spread`` noise, so users have several distinct tastes.
+    """
+    if n_users < 0:
+        raise ValueError(f"n_users={n_users} must be >= 0")
+    k, d, t = config.n_interests, catalog.embedding_dim, catalog.n_topics
+    topics = np.searchsorted(catalog.topic_share_cdf, rng.random((n_users, k)), side="right")
+    noise = rng.standard_normal((n_users, k, d)) * (config.interest_spread / np.sqrt(d))
+    interests = catalog.topic_centroids[np.minimum(topics, t - 1)] + noise
+    interests /= np.linalg.norm(interests, axis=-1, keepdims=True)
+    # Dirichlet(concentration) weights, drawn as normalised Gamma variates.
+    gammas = rng.standard_gamma(config.interest_concentration, size=(n_users, k))
+    weights = gammas / np.maximum(gammas.sum(axis=1, keepdims=True), 1e-300)
+    interest_bonus = config.interest_weight_scale * np.log(k * np.maximum(weights, 1e-6))
+    novelty = rng.beta(config.novelty_propensity_a, config.novelty_propensity_b, size=n_users)
+    base_patience = rng.uniform(config.patience_low, config.patience_high, size=n_users)
+    n_bytes = (catalog.n_items + 7) // 8
+    return LatentUserState(
+        interests=interests.astype(np.float32),
+        interest_bonus=interest_bonus.astype(np.float32),
+        boredom=np.zeros((n_users, t), np.float32),
+        familiarity=np.zeros((n_users, t), np.float32),
+        novelty_propensity=novelty.astype(np.float32),
+        novelty_state=np.zeros(n_users, np.float32),
+        base_patience=base_patience.astype(np.float32),
+        patience=base_patience.astype(np.float32),
+        session_skips=np.zeros((n_users, t), np.float32),
+        session_satisfaction=np.zeros(n_users, np.float32),
+        session_turns=np.zeros(n_users, np.int32),
+        turns_since_instruction=np.full(n_users, 1 << 20, np.int32),
+        seen_bits=np.zeros((n_users, n_bytes), np.uint8),
+        consumed_bits=np.zeros((n_users, n_bytes), np.uint8),
+    )
+
+
+def _params(config: UserModelConfig) -> np.ndarray:
+    """The config as the flat float64 vector the compiled kernels read (indices ``_P_*``)."""
+    return np.array([float(getattr(config, name)) for name in _PARAM_NAMES], np.float64)
+
+
+_PARAM_NAMES = (
+    "affinity_scale", "quality_weight", "boredom_weight", "novelty_weight", "seen_penalty",
+    "consumed_penalty", "no_click_utility", "continue_after_click", "continue_after_skip",
+    "watch_sharpness", "watch_noise", "drift_rate", "boredom_gain", "boredom_decay",
+    "familiarity_rate", "novelty_state_rate", "fatigue", "empty_turn_penalty", "patience_gain",
+    "leave_prob", "instruction_threshold", "instruction_cooldown",
+)  # fmt: skip
+(
+    _P_AFFINITY, _P_QUALITY, _P_BOREDOM, _P_NOVELTY, _P_SEEN, _P_CONSUMED, _P_NO_CLICK,
+    _P_CONT_CLICK, _P_CONT_SKIP, _P_WATCH_SHARP, _P_WATCH_NOISE, _P_DRIFT, _P_BOREDOM_GAIN,
+    _P_BOREDOM_DECAY, _P_FAMILIARITY, _P_NOVELTY_RATE, _P_FATIGUE, _P_EMPTY, _P_GAIN, _P_LEAVE,
+    _P_THRESHOLD, _P_COOLDOWN,
+) = range(len(_PARAM_NAMES))  # fmt: skip
+
+
+@njit(cache=True)
+def click_probability(margin: float) -> float:
+    """Probability of clicking an examined item: ``sigmoid(utility - no_click_utility)``.
+
+    ``margin`` is ``utility - no_click_utility``; the no-click option has utility 0 on that scale.
+    """
+    return 1.0 / (1.0 + math.exp(-margin))
+
+
+@njit(cache=True)
+def watch_fraction(margin: float, noise: float, sharpness: float, noise_scale: float) -> float:
+    """Fraction of a clicked item watched: ``sigmoid(sharpness * margin + noise_scale * noise)``."""
+    return 1.0 / (1.0 + math.exp(-(sharpness * margin + noise_scale * noise)))
+
+
+@njit(cache=True)
+def boredom_after(boredom: float, consumed_mass: float, decay: float, gain: float) -> float:
+    """Topic boredom after a turn: ``decay * boredom + gain * consumed_mass``."""
+    return decay * boredom + gain * consumed_mass
+
+
+@njit(cache=True)
+def familiarity_after(familiarity: float, consumed_mass: float, rate: float) -> float:
+    """Topic familiarity after a turn: ``1 - (1 - f) * exp(-rate * consumed_mass)``."""
+    return 1.0 - (1.0 - familiarity) * math.exp(-rate * consumed_mass)
+
+
+@njit(cache=True)
+def patience_after(
+    patience: float, satisfaction: float, fatigue: float, empty_penalty: float, gain: float
+) -> float:
+    """Patience after a turn, in ``[0, 1]``.
+
+    ``p - fatigue - empty_penalty * [satisfaction == 0] + gain * satisfaction``, with
+    ``satisfaction`` the items watched this turn (sum of watch fractions).
+    """
+    value = patience - fatigue + gain * satisfaction
+    if satisfaction <= 0.0:
+        value -= empty_penalty
+    return min(max(value, 0.0), 1.0)
+
+
+@njit(cache=True)
+def _has_bit(bits: np.ndarray, user: int, item: int) -> bool:
+    return (bits[user, item >> 3] >> (item & 7)) & 1 == 1
+
+
+@njit(cache=True)
+def _set_bit(bits: np.ndarray, user: int, item: int) -> None:
+    bits[user, item >> 3] |= np.uint8(1 << (item & 7))
+
+
+@njit(cache=True)
+def _utility(
+    user: int, item: int, interests, interest_bonus, boredom, familiarity, novelty_propensity,
+    novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params,
+):  # fmt: skip
+    """Utility of one item for one user and the index of the interest closest to it."""
+    best = -np.inf
+    best_k = 0
+    for k in range(interests.shape[1]):
+        dot = interest_bonus[user, k]
+        for j in range(embeddings.shape[1]):
+            dot += embeddings[item, j] * interests[user, k, j]
+        if dot > best:
+            best = dot
+            best_k = k
+    bored = 0.0
+    familiar = 0.0
+    for t in range(item_topics.shape[1]):
+        bored += item_topics[item, t] * boredom[user, t]
+        familiar += item_topics[item, t] * familiarity[user, t]
+    appetite = novelty_propensity[user] + novelty_state[user]
+    value = (
+        params[_P_AFFINITY] * best
+        + params[_P_QUALITY] * (quality[item] - 0.5)
+        - params[_P_BOREDOM] * bored
+        + params[_P_NOVELTY] * appetite * (1.0 - familiar)
+    )
+    if _has_bit(seen_bits, user, item):
+        value -= params[_P_SEEN]
+    if _has_bit(consumed_bits, user, item):
+        value -= params[_P_CONSUMED]
+    return value, best_k
+
+
+@njit(cache=True)
+def _utilities_kernel(
+    items, out, interests, interest_bonus, boredom, familiarity, novelty_propensity,
+    novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params,
+):  # fmt: skip
+    for user in range(items.shape[0]):
+        for s in range(items.shape[1]):
+            item = items[user, s]
+            if item < 0:
+                out[user, s] = -np.inf
+            else:
+                out[user, s] = _utility(
+                    user, item, interests, interest_bonus, boredom, familiarity,
+                    novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
+                    item_topics, quality, params,
+                )[0]  # fmt: skip
+
+
+@njit(cache=True)
+def cascade_review(utility, uniforms, normals, params, examined, clicks, watch):
+    """The cascade review of one ranked list, given its random draws (writes the outputs).
+
+    Args:
+        utility: ``(S,)`` item utilities in ranked order (``-inf`` = empty slot).
+        uniforms: ``(S, 2)`` uniforms: ``[:, 0]`` decides clicks, ``[:, 1]`` whether the user
+            goes on to the next position.
+        normals: ``(S,)`` standard normals for the watch-fraction noise.
+        params: the flat config vector (see :func:`_params`).
+        examined, clicks: ``(S,)`` bool outputs. watch: ``(S,)`` float output.
+
+    Position 0 is always examined; after examining position ``i`` the user goes on with
+    probability ``continue_after_click`` if it clicked and ``continue_after_skip`` otherwise.
+    """
+    going_on = True
+    for s in range(utility.shape[0]):
+        examined[s] = going_on
+        clicks[s] = False
+        watch[s] = 0.0
+        if not going_on:
+            continue
+        margin = utility[s] - params[_P_NO_CLICK]
+        clicked = utility[s] > -np.inf and uniforms[s, 0] < click_probability(margin)
+        clicks[s] = clicked
+        if clicked:
+            watch[s] = watch_fraction(
+                margin, normals[s], params[_P_WATCH_SHARP], params[_P_WATCH_NOISE]
+            )
+            going_on = uniforms[s, 1] < params[_P_CONT_CLICK]
+        else:
+            going_on = uniforms[s, 1] < params[_P_CONT_SKIP]
+
+
+@njit(cache=True)
+def _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, out):
+    """How much the user wants each topic now: best-interest affinity minus boredom."""
+    for t in range(centroids.shape[0]):
+        best = -np.inf
+        for k in range(interests.shape[1]):
+            dot = interest_bonus[user, k]
+            for j in range(centroids.shape[1]):
+                dot += centroids[t, j] * interests[user, k, j]
+            best = max(best, dot)
+        out[t] = params[_P_AFFINITY] * best - params[_P_BOREDOM] * boredom[user, t]
+
+
+@njit(cache=True)
+def turn_kernel(
+    items, uniforms, normals, leave_draws, interests, interest_bonus, boredom, familiarity,
+    novelty_propensity, novelty_state, patience, session_skips, session_satisfaction,
+    session_turns, turns_since_instruction, seen_bits, consumed_bits, embeddings, item_topics,
+    quality, centroids, params, examined, clicks, watch, satisfaction, left, instructed, more_of,
+    less_of,
+):  # fmt: skip
+    """The user model's turn for every user (see :func:`step_users`, its Python entry point)."""
+    n_users, n_slots = items.shape
+    n_interests, dim = interests.shape[1], interests.shape[2]
+    n_topics = item_topics.shape[1]
+    utility = np.empty(n_slots)
+    best_k = np.zeros(n_slots, np.int64)
+    delta = np.empty((n_interests, dim))
+    consumed = np.empty(n_topics)
+    skipped = np.empty(n_topics)
+    preference = np.empty(n_topics)
+    for user in range(n_users):
+        for s in range(n_slots):
+            item = items[user, s]
+            if item < 0:
+                utility[s] = -np.inf
+            else:
+                utility[s], best_k[s] = _utility(
+                    user, item, interests, interest_bonus, boredom, familiarity,
+                    novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
+                    item_topics, quality, params,
+                )  # fmt: skip
+        cascade_review(
+            utility, uniforms[user], normals[user], params, examined[user], clicks[user],
+            watch[user],
+        )  # fmt: skip
+
+        delta[:] = 0.0
+        consumed[:] = 0.0
+        skipped[:] = 0.0
+        mass = 0.0
+        for s in range(n_slots):
+            item = items[user, s]
+            if item < 0:
+                continue
+            _set_bit(seen_bits, user, item)
+            if clicks[user, s]:
+                w = watch[user, s]
+                mass += w
+                _set_bit(consumed_bits, user, item)
+                k = best_k[s]
+                for j in range(dim):
+                    delta[k, j] += params[_P_DRIFT] * w * (embeddings[item, j] - interests[user, k, j])
+                for t in range(n_topics):
+                    consumed[t] += w * item_topics[item, t]
+            elif examined[user, s]:
+                for t in range(n_topics):
+                    skipped[t] += item_topics[item, t]
+        if mass > 0.0:
+            for k in range(n_interests):
+                norm = 0.0
+                for j in range(dim):
+                    interests[user, k, j] += delta[k, j]
+                    norm += interests[user, k, j] ** 2
+                norm = math.sqrt(norm)
+                for j in range(dim):
+                    interests[user, k, j] /= norm
+            repetition = 0.0
+            for t in range(n_topics):
+                repetition += consumed[t] * familiarity[user, t]
+            rate = params[_P_NOVELTY_RATE]
+            novelty_state[user] = (1.0 - rate) * novelty_state[user] + rate * repetition / mass
+        for t in range(n_topics):
+            boredom[user, t] = boredom_after(
+                boredom[user, t], consumed[t], params[_P_BOREDOM_DECAY], params[_P_BOREDOM_GAIN]
+            )
+            familiarity[user, t] = familiarity_after(
+                familiarity[user, t], consumed[t], params[_P_FAMILIARITY]
+            )
+            session_skips[user, t] = params[_P_BOREDOM_DECAY] * session_skips[user, t] + skipped[t]
+
+        satisfaction[user] = mass
+        patience[user] = patience_after(
+            patience[user], mass, params[_P_FATIGUE], params[_P_EMPTY], params[_P_GAIN]
+        )
+        session_turns[user] += 1
+        session_satisfaction[user] += mass
+        turns_since_instruction[user] += 1
+        left[user] = patience[user] <= 0.0 or leave_draws[user] < params[_P_LEAVE]
+        instructed[user] = (
+            not left[user]
+            and patience[user] < params[_P_THRESHOLD]
+            and turns_since_instruction[user] > params[_P_COOLDOWN]
+        )
+        more_of[user] = -1
+        less_of[user] = -1
+        if instructed[user]:
+            _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, preference)
+            more = np.argmax(preference)
+            fed_up = -np.inf
+            less = -1
+            for t in range(n_topics):
+                value = session_skips[user, t] + boredom[user, t]
+                if t != more and value > fed_up:
+                    fed_up = value
+                    less = t
+            more_of[user] = more
+            less_of[user] = less
+            turns_since_instruction[user] = 0
+
+
+def item_utilities(
+    state: LatentUserState, catalog: Catalog, items: np.ndarray, config: UserModelConfig
+) -> np.ndarray:
+    """``(n, m)`` utility of items ``(n, m)`` (item rows, ``-1`` = empty, giving ``-inf``).
+
+    ``utility = affinity_scale * max_k(cos(item, interest_k) + interest_bonus_k)
+    + quality_weight * (quality - 0.5) - boredom_weight * (topics . boredom)
+    + novelty_weight * (novelty_propensity + novelty_state) * (1 - topics . familiarity)
+    - seen_penalty * [shown this session] - consumed_penalty * [consumed before]``.
+    The click probability of an examined item is ``sigmoid(utility - no_click_utility)``.
+    """
+    items = np.ascontiguousarray(items, dtype=np.int64)
+    out = np.empty(items.shape, np.float64)
+    _utilities_kernel(
+        items, out, state.interests, state.interest_bonus, state.boredom, state.familiarity,
+        state.novelty_propensity, state.novelty_state, state.seen_bits, state.consumed_bits,
+        catalog.embeddings, catalog.item_topics, catalog.quality, kernel_params(config),
+    )  # fmt: skip
+    return out
+
+
+@lru_cache(maxsize=64)
+def kernel_params(config: UserModelConfig) -> np.ndarray:
+    """The read-only flat parameter vector of ``config`` that the compiled kernels take."""
+    params = _params(config)
+    params.setflags(write=False)
+    return params
+
+
+class TurnOutcome(NamedTuple):
+    """What happened to a batch of users in one turn (arrays over users, slots)."""
+
+    examined: np.ndarray
+    """``(n, S)`` bool, the user looked at the slot."""
+    clicks: np.ndarray
+    """``(n, S)`` bool."""
+    watch_fraction: np.ndarray
+    """``(n, S)`` fraction of each clicked item watched, 0 where not clicked."""
+    satisfaction: np.ndarray
+    """``(n,)`` watched items this turn (sum of watch fractions)."""
+    left: np.ndarray
+    """``(n,)`` bool, the user ended the session this turn."""
+    instructed: np.ndarray
+    """``(n,)`` bool, the user emitted a reflective instruction this turn."""
+    more_of: np.ndarray
+    """``(n,)`` topic index to see more of, ``-1`` where no instruction."""
+    less_of: np.ndarray
+    """``(n,)`` topic index to see less of, ``-1`` where no instruction."""
+
+
+def step_users(
+    state: LatentUserState,
+    catalog: Catalog,
+    items: np.ndarray,
+    config: UserModelConfig,
+    rng: np.random.Generator,
+) -> TurnOutcome:
+    """One turn for every user of ``state`` shown ``items`` (``(n, S)`` item rows, ``-1`` empty).
+
+    Per user: utilities, the cascade review, the transition (drift, boredom, familiarity,
+    novelty appetite, skips, seen/consumed sets), patience, leaving and the reflective
+    instruction, as described in the module docstring. Updates ``state`` in place. The random
+    draws are ``rng.random((n, S, 2))``, ``rng.standard_normal((n, S))`` and ``rng.random(n)``,
+    in that order.
+
+    Within a turn, drift is simultaneous: every consumed item pulls its nearest interest as it
+    was before the turn; the interest is renormalised once.
+    """
+    items = np.ascontiguousarray(items, dtype=np.int64)
+    n, s = items.shape
+    uniforms = rng.random((n, s, 2))
+    normals = rng.standard_normal((n, s))
+    leave_draws = rng.random(n)
+    examined = np.empty((n, s), np.bool_)
+    clicks = np.empty((n, s), np.bool_)
+    watch = np.empty((n, s), np.float64)
+    satisfaction = np.empty(n, np.float64)
+    left = np.empty(n, np.bool_)
+    instructed = np.empty(n, np.bool_)
+    more_of = np.empty(n, np.int64)
+    less_of = np.empty(n, np.int64)
+    turn_kernel(
+        items, uniforms, normals, leave_draws, state.interests, state.interest_bonus,
+        state.boredom, state.familiarity, state.novelty_propensity, state.novelty_state,
+        state.patience, state.session_skips, state.session_satisfaction, state.session_turns,
+        state.turns_since_instruction, state.seen_bits, state.consumed_bits, catalog.embeddings,
+        catalog.item_topics, catalog.quality, catalog.topic_centroids, kernel_params(config),
+        examined, clicks, watch, satisfaction, left, instructed, more_of, less_of,
+    )  # fmt: skip
+    return TurnOutcome(examined, clicks, watch, satisfaction, left, instructed, more_of, less_of)
+
+
+def topic_preferences(
+    state: LatentUserState, catalog: Catalog, config: UserModelConfig
+) -> np.ndarray:
+    """``(n, T)`` how much each user wants each topic now (the hidden truth behind ``more_of``)."""
+    out = np.empty((state.n_users, catalog.n_topics))
+    params = kernel_params(config)
+    for user in range(state.n_users):
+        _topic_preferences(
+            user, state.interests, state.interest_bonus, state.boredom, catalog.topic_centroids,
+            params, out[user],
+        )  # fmt: skip
+    return out
+
+
+def bits_contain(bits: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """``(n, m)`` bool: whether each item of ``items`` (``(n, m)``, ``>= 0``) is set in ``bits``."""
+    rows = np.arange(bits.shape[0])[:, None]
+    return (bits[rows, items >> 3] & _BIT[items & 7]) != 0
+
+
+def return_hazard(mean_satisfaction: np.ndarray, config: UserModelConfig) -> np.ndarray:
+    """Daily return hazard given a session's mean satisfaction (watched items per turn)."""
+    exponent = config.return_sensitivity * (mean_satisfaction - config.satisfaction_reference)
+    return config.return_rate * np.exp(exponent)
+
+
+def draw_return_gap(
+    state: LatentUserState, rows: np.ndarray, config: UserModelConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days until the users at ``rows`` return, drawn from :func:`return_hazard`.
+
+    Returns ``(gap_days, churned)``; ``churned`` is true where the gap exceeds ``churn_days``.
+    """
+    turns = np.maximum(state.session_turns[rows], 1)
+    mean_satisfaction = state.session_satisfaction[rows] / turns
+    gap = rng.exponential(1.0, size=len(rows)) / return_hazard(mean_satisfaction, config)
+    return gap.astype(np.float32), gap > config.churn_days
+
+
+def begin_session(
+    state: LatentUserState, rows: np.ndarray, gap_days: np.ndarray, config: UserModelConfig
+) -> None:
+    """Start a new session for the users at ``rows`` after ``gap_days`` away.
+
+    Boredom and familiarity decay with the time away; patience, novelty appetite, skips, the
+    session counters and the seen-this-session set reset. Interests and consumed items persist.
+    """
+    gap = np.asarray(gap_days, np.float32)[:, None]
+    state.boredom[rows] *= np.exp(-gap / config.boredom_recovery_days)
+    state.familiarity[rows] *= np.exp(-gap / config.familiarity_memory_days)
+    state.patience[rows] = state.base_patience[rows]
+    state.novelty_state[rows] = 0.0
+    state.session_skips[rows] = 0.0
+    state.session_satisfaction[rows] = 0.0
+    state.session_turns[rows] = 0
+    state.turns_since_instruction[rows] = 1 << 20
+    state.seen_bits[rows] = 0
