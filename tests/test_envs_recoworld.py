@@ -164,7 +164,9 @@ def test_mask_marks_items_shown_this_session_and_matches_the_observation():
         if terminated or truncated:
             break
         shown.update(int(i) for i in info["slate"])
-        unavailable = {int(c) for c, ok in zip(info["candidates"], info["action_mask"]) if not ok}
+        unavailable = {
+            int(c) for c, ok in zip(info["candidates"], info["action_mask"], strict=True) if not ok
+        }
         assert unavailable == shown & {int(c) for c in info["candidates"]}
         np.testing.assert_array_equal(obs["candidates"][:, -1], info["action_mask"])
 
@@ -193,7 +195,7 @@ def test_single_session_episode_ends_when_the_user_leaves():
     env = gym.make("RecoWorld-v0")
     env.reset(seed=0)
     for _ in range(100):
-        _, reward, terminated, truncated, info = env.step(np.arange(10))
+        _, _, terminated, truncated, info = env.step(np.arange(10))
         if terminated or truncated:
             assert info["session_ended"]
             assert info["return_gap_days"] > 0

@@ -176,14 +176,14 @@ def test_leaving_and_reflective_instruction():
 
 def test_return_hazard_and_gap():
     config = UserModelConfig()
-    assert return_hazard(np.array([0.5]), config)[0] == pytest.approx(0.5)
-    assert return_hazard(np.array([1.5]), config)[0] == pytest.approx(0.5 * math.exp(2.0))
+    assert return_hazard(np.array([0.5]), config)[0] == pytest.approx(0.2)
+    assert return_hazard(np.array([1.5]), config)[0] == pytest.approx(0.2 * math.exp(2.5))
     state = sample_users(20_000, micro_catalog(), config, np.random.default_rng(0))
     state.session_turns[:] = 2
-    state.session_satisfaction[:] = 1.0  # mean satisfaction 0.5 -> hazard 0.5 / day
+    state.session_satisfaction[:] = 1.0  # mean satisfaction 0.5 -> hazard 0.2 / day
     gap, churned = draw_return_gap(state, np.arange(20_000), config, np.random.default_rng(1))
-    assert gap.mean() == pytest.approx(2.0, rel=0.05)  # exponential with mean 1 / 0.5
-    assert churned.mean() == pytest.approx(math.exp(-0.5 * 14.0), abs=0.005)
+    assert gap.mean() == pytest.approx(5.0, rel=0.05)  # exponential with mean 1 / 0.2
+    assert churned.mean() == pytest.approx(math.exp(-0.2 * 14.0), abs=0.01)
     assert np.array_equal(churned, gap > 14.0)
 
 
@@ -239,7 +239,9 @@ def test_batch_of_users_equals_users_one_at_a_time(small_catalog):
             self.rows = rows
 
         def random(self, size):
-            return uniforms[self.rows] if np.ndim(size) == 1 and len(size) == 3 else leave[self.rows]
+            return (
+                uniforms[self.rows] if np.ndim(size) == 1 and len(size) == 3 else leave[self.rows]
+            )
 
         def standard_normal(self, size):
             return normals[self.rows]

@@ -24,17 +24,30 @@ class Agent(Protocol):
     def act(self, observation: Any, info: dict[str, Any]) -> Any: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ObservationLayout:
     """Where things sit in a ``RecoWorld-v0`` observation, for hand-written agents.
 
     Per-candidate feature columns: ``[0, d)`` embedding, ``[d, d + T)`` topic mass, then quality,
     scaled log-popularity, scaled log-duration and the availability flag.
+    ``item_features`` (the catalog's public feature table) lets agents work with
+    ``observation_mode="ids"`` observations too (see :meth:`candidates`).
     """
 
     embedding_dim: int
     n_topics: int
     slate_size: int
+    item_features: np.ndarray | None = None
+
+    def candidates(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """``(C, F + 1)`` per-candidate features with the availability flag last, for either
+        observation mode."""
+        if "candidates" in observation:
+            return observation["candidates"]
+        if self.item_features is None:
+            raise ValueError("an 'ids' observation needs ObservationLayout.item_features")
+        features = self.item_features[observation["candidate_ids"]]
+        return np.concatenate([features, observation["available"][:, None]], axis=1)
 
     @property
     def topics(self) -> slice:
@@ -56,7 +69,12 @@ class ObservationLayout:
     def of(cls, env: Any) -> ObservationLayout:
         """The layout of a (possibly wrapped) RecoWorld env."""
         core = env.unwrapped.core
-        return cls(core.catalog.embedding_dim, core.catalog.n_topics, core.config.slate_size)
+        return cls(
+            core.catalog.embedding_dim,
+            core.catalog.n_topics,
+            core.config.slate_size,
+            core.item_features,
+        )
 
 
 def top_slate(scores: np.ndarray, available: np.ndarray, slate_size: int) -> np.ndarray:

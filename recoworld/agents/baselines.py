@@ -30,7 +30,7 @@ class RandomAgent:
             self.rng = np.random.default_rng(seed)
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
-        candidates = observation["candidates"]
+        candidates = self.layout.candidates(observation)
         scores = self.rng.random(candidates.shape[0])
         return top_slate(scores, candidates[:, self.layout.available], self.layout.slate_size)
 
@@ -47,7 +47,7 @@ class MostPopularAgent:
         return None
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
-        candidates = observation["candidates"]
+        candidates = self.layout.candidates(observation)
         return top_slate(
             candidates[:, self.layout.popularity],
             candidates[:, self.layout.available],
@@ -84,7 +84,7 @@ class GreedyAgent:
 
     def scores(self, observation: Observation) -> np.ndarray:
         layout = self.layout
-        candidates = observation["candidates"]
+        candidates = self.layout.candidates(observation)
         embeddings = candidates[:, : layout.embedding_dim]
         history = observation["history"][: layout.embedding_dim]
         norm = float(np.linalg.norm(history))
@@ -102,10 +102,8 @@ class GreedyAgent:
         return scores
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
-        candidates = observation["candidates"]
-        return top_slate(
-            self.scores(observation), candidates[:, self.layout.available], self.layout.slate_size
-        )
+        available = self.layout.candidates(observation)[:, self.layout.available]
+        return top_slate(self.scores(observation), available, self.layout.slate_size)
 
 
 class InstructionAwareGreedyAgent(GreedyAgent):
@@ -154,5 +152,5 @@ class OracleAgent:
             core.state, core.catalog, info["candidates"][None, :], core.user_config
         )
         # Click probability is monotone in utility, so ranking by utility ranks by it.
-        available = observation["candidates"][:, self.layout.available]
+        available = self.layout.candidates(observation)[:, self.layout.available]
         return top_slate(utility[0], available, self.layout.slate_size)

@@ -47,13 +47,12 @@ How the catalog is built (everything is deterministic for a given ``seed``):
   data has no durations.
 * **Text.** Titles are ``"item <item_id>"``; descriptions list the first five attribute names.
 
-Example (needs the data folder, so it is not run as a doctest)::
+Example (needs the data folder, so it is not a doctest; ``tests/catalog/test_scpr.py`` loads the
+real folder when it is present)::
 
-    >>> dataset = load_scpr("shared/data/lastfm_star")  # doctest: +SKIP
-    >>> dataset.catalog.n_items, dataset.catalog.n_attributes  # doctest: +SKIP
-    (7432, 8438)
-    >>> dataset.pairs("train").shape  # doctest: +SKIP
-    (52910, 2)
+    dataset = load_scpr("../shared/data/lastfm_star")
+    dataset.catalog.n_items, dataset.catalog.n_attributes  # (7432, 8438)
+    dataset.pairs("train").shape  # (52910, 2)
 """
 
 from __future__ import annotations

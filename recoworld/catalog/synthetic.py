@@ -146,7 +146,9 @@ def generate_catalog(
     tag_names = TAGS[:n_tags]
     attribute_names = genre_names + tag_names
     genre_block = item_topics > 0
-    item_attributes = sp.csr_array(np.concatenate([genre_block, tag_matrix], axis=1).astype(np.int8))
+    item_attributes = sp.csr_array(
+        np.concatenate([genre_block, tag_matrix], axis=1).astype(np.int8)
+    )
 
     titles: list[str] = []
     descriptions: list[str] = []

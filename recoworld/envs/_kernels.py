@@ -99,12 +99,16 @@ def observe(
 ) -> None:
     """Write the observation arrays and the action mask of the users at ``rows``.
 
+    ``out_candidates`` of shape ``(0, 0, 0)`` means no per-candidate features are wanted
+    (``observation_mode="ids"``).
+
     ``context_values`` ``(n, 4)`` holds session turn, session index, last clicks and last
     satisfaction, divided by ``context_scale`` ``(4,)`` and clipped to ``[0, 1]``; the fifth
     context entry is ``1 / (1 + instruction_age)`` (0 without an instruction).
     """
     n_topics = out_instruction.shape[1] // 2
     width = item_features.shape[1]
+    write_features = out_candidates.shape[0] > 0
     for user in rows:
         for j in range(candidates.shape[1]):
             item = candidates[user, j]
@@ -112,9 +116,10 @@ def observe(
             consumed = (consumed_bits[user, item >> 3] >> (item & 7)) & 1
             available = seen == 0 and consumed == 0
             out_mask[user, j] = available
-            for f in range(width):
-                out_candidates[user, j, f] = item_features[item, f]
-            out_candidates[user, j, width] = 1.0 if available else 0.0
+            if write_features:
+                for f in range(width):
+                    out_candidates[user, j, f] = item_features[item, f]
+                out_candidates[user, j, width] = 1.0 if available else 0.0
         out_instruction[user, :] = 0.0
         if more_of[user] >= 0:
             out_instruction[user, more_of[user]] = 1.0
@@ -229,7 +234,8 @@ def engine_step(
     for user in range(n_users):
         counters[user, 0] = session_turns[user]
     observe(
-        rows, candidates, item_features, seen_bits, consumed_bits, more_of, less_of, instruction_age,
+        rows, candidates, item_features, seen_bits, consumed_bits, more_of, less_of,
+        instruction_age,
         counters, context_scale, out_candidates, out_mask, out_instruction, out_context,
     )  # fmt: skip
     ended = 0

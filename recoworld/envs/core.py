@@ -15,17 +15,16 @@ import numpy as np
 from gymnasium import spaces
 
 from recoworld.catalog import Catalog, SyntheticCatalogConfig, generate_catalog
+from recoworld.envs import _kernels as kernels
 from recoworld.simulators import (
     InstructionVoice,
     LatentUserState,
     ReflectiveInstruction,
-    TemplateVoice,
     UserModelConfig,
     begin_session,
     draw_return_gap,
     sample_users,
 )
-from recoworld.envs import _kernels as kernels
 from recoworld.simulators.latent import kernel_params
 
 CONTEXT_FEATURES = ("turn", "session", "last_clicks", "last_satisfaction", "instruction_recency")
@@ -65,6 +64,7 @@ class RecoWorldConfig:
     return_weight: float = 1.0
     return_horizon_days: float = 7.0
     action_type: str = "slate"
+    observation_mode: str = "features"
 
     def validate(self, catalog: Catalog) -> None:
         _check_int("num_candidates", self.num_candidates, 1, catalog.n_items)
@@ -78,6 +78,10 @@ class RecoWorldConfig:
             raise ValueError(f"multi_session={self.multi_session!r} must be True or False")
         if self.action_type not in ("slate", "scores"):
             raise ValueError(f"action_type={self.action_type!r} must be 'slate' or 'scores'")
+        if self.observation_mode not in ("features", "ids"):
+            raise ValueError(
+                f"observation_mode={self.observation_mode!r} must be 'features' or 'ids'"
+            )
 
 
 def default_catalog(n_items: int = 1000, seed: int = 0) -> Catalog:
@@ -142,6 +146,7 @@ class RecoWorldCore:
             axis=1,
         ).astype(np.float32)
         self.n_features = self.item_features.shape[1] + 1
+        self._no_features = np.empty((0, 0, 0), np.float32)
         strides = np.arange(1, max(n_items, 2), dtype=np.int64)
         self._strides = strides[np.gcd(strides, n_items) == 1] if n_items > 1 else np.ones(1, int)
         self._offsets = np.arange(config.num_candidates, dtype=np.int64)
@@ -149,9 +154,18 @@ class RecoWorldCore:
         self._perm_drawn = False
         d, t = catalog.embedding_dim, catalog.n_topics
         c = config.num_candidates
+        if config.observation_mode == "features":
+            candidate_spaces: dict[str, spaces.Space] = {
+                "candidates": spaces.Box(-1.0, 1.0, (c, self.n_features), np.float32)
+            }
+        else:
+            candidate_spaces = {
+                "candidate_ids": spaces.MultiDiscrete(np.full(c, n_items)),
+                "available": spaces.MultiBinary(c),
+            }
         self.observation_space = spaces.Dict(
             {
-                "candidates": spaces.Box(-1.0, 1.0, (c, self.n_features), np.float32),
+                **candidate_spaces,
                 "history": spaces.Box(-1.0, 1.0, (d + t,), np.float32),
                 "instruction": spaces.Box(0.0, 1.0, (2 * t,), np.float32),
                 "context": spaces.Box(0.0, 1.0, (len(CONTEXT_FEATURES),), np.float32),
@@ -165,7 +179,9 @@ class RecoWorldCore:
         self._reward_weights = np.array(
             [config.click_weight, config.watch_weight, config.continue_weight], np.float64
         )
-        self.state: LatentUserState = sample_users(0, catalog, user_config, np.random.default_rng(0))
+        self.state: LatentUserState = sample_users(
+            0, catalog, user_config, np.random.default_rng(0)
+        )
 
     # ------------------------------------------------------------------ reset
     def reset(self, rng: np.random.Generator, *, reseeded: bool = True) -> None:
@@ -227,27 +243,50 @@ class RecoWorldCore:
         and ``into`` (a previous result), only those users' entries are rewritten in place.
         """
         n, c = self.candidates.shape
-        t = self.catalog.n_topics
         if into is None:
-            obs = {
-                "candidates": np.empty((n, c, self.n_features), np.float32),
-                "history": self.history.copy(),
-                "instruction": np.empty((n, 2 * t), np.float32),
-                "context": np.empty((n, len(CONTEXT_FEATURES)), np.float32),
-            }
+            obs, features = self._allocate_observation(n)
+            obs["history"] = self.history.copy()
             mask = np.empty((n, c), np.bool_)
             rows = np.arange(n)
         else:
             obs, mask = into
+            features = obs.get("candidates", self._no_features)
             assert rows is not None
             obs["history"][rows] = self.history[rows]
         self.counters[:, 0] = self.state.session_turns
         kernels.observe(
-            np.asarray(rows, np.int64), self.candidates, self.item_features, self.state.seen_bits, self.state.consumed_bits,
-            self.more_of, self.less_of, self.instruction_age, self.counters, self._context_scale,
-            obs["candidates"], mask, obs["instruction"], obs["context"],
+            np.asarray(rows, np.int64), self.candidates, self.item_features, self.state.seen_bits,
+            self.state.consumed_bits, self.more_of, self.less_of, self.instruction_age,
+            self.counters, self._context_scale, features, mask, obs["instruction"],
+            obs["context"],
         )  # fmt: skip
+        self._finish_ids_observation(obs, mask, rows if into is not None else None)
         return obs, mask
+
+    def _allocate_observation(self, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Fresh observation arrays for ``n`` users, and the array the kernel writes features to
+        (a ``(0, 0, 0)`` placeholder when ``observation_mode="ids"``)."""
+        c, t = self.config.num_candidates, self.catalog.n_topics
+        obs = {
+            "instruction": np.empty((n, 2 * t), np.float32),
+            "context": np.empty((n, len(CONTEXT_FEATURES)), np.float32),
+        }
+        if self.config.observation_mode == "features":
+            obs["candidates"] = np.empty((n, c, self.n_features), np.float32)
+            return obs, obs["candidates"]
+        return obs, self._no_features
+
+    def _finish_ids_observation(
+        self, obs: dict[str, np.ndarray], mask: np.ndarray, rows: np.ndarray | None
+    ) -> None:
+        if self.config.observation_mode != "ids":
+            return
+        if rows is None:
+            obs["candidate_ids"] = self.candidates.copy()
+            obs["available"] = mask.astype(np.int8)
+        else:
+            obs["candidate_ids"][rows] = self.candidates[rows]
+            obs["available"][rows] = mask[rows]
 
     def instruction(self, row: int) -> ReflectiveInstruction | None:
         """The structured instruction currently standing for user ``row``, if any."""
@@ -269,7 +308,7 @@ class RecoWorldCore:
         state = self.state
         catalog = self.catalog
         n, s = slots.shape
-        c, t = cfg.num_candidates, catalog.n_topics
+        c = cfg.num_candidates
         draws = rng.random((n, 2 * s + 3))
         normals = rng.standard_normal((n, s))
         items = np.empty((n, s), np.int64)
@@ -284,12 +323,7 @@ class RecoWorldCore:
         watch = np.empty((n, s), np.float64)
         reward = np.empty(n, np.float64)
         session_ended = np.empty(n, np.bool_)
-        obs = {
-            "candidates": np.empty((n, c, self.n_features), np.float32),
-            "history": self.history,
-            "instruction": np.empty((n, 2 * t), np.float32),
-            "context": np.empty((n, len(CONTEXT_FEATURES)), np.float32),
-        }
+        obs, features = self._allocate_observation(n)
         mask = np.empty((n, c), np.bool_)
         n_ended = kernels.engine_step(
             slots, self.candidates, draws, normals, state.interests, state.interest_bonus,
@@ -302,9 +336,10 @@ class RecoWorldCore:
             self.counters, self.more_of, self.less_of, self.instruction_age,
             self._context_scale, items, examined, clicks, watch_fraction, satisfaction, left,
             instructed, new_more_of, new_less_of, watch, reward, session_ended,
-            obs["candidates"], mask, obs["instruction"], obs["context"],
+            features, mask, obs["instruction"], obs["context"],
         )  # fmt: skip
         obs["history"] = self.history.copy()
+        self._finish_ids_observation(obs, mask, None)
         result = StepResult(
             reward=reward,
             terminated=np.zeros(n, np.bool_),
@@ -378,9 +413,7 @@ def info_for_row(core: RecoWorldCore, result: StepResult | None, row: int) -> di
         watch_time=float(result.watch_minutes[row].sum()),
         wasted_slots=int((items < 0).sum()),
         session_ended=bool(result.session_ended[row]),
-        return_gap_days=(
-            float(result.return_gap_days[row]) if result.session_ended[row] else None
-        ),
+        return_gap_days=(float(result.return_gap_days[row]) if result.session_ended[row] else None),
         churned=bool(result.churned[row]),
     )
     return info

@@ -129,6 +129,11 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
       ``max_sessions``, last turn's clicks / ``slate_size``, last turn's watched items /
       ``slate_size``, ``1 / (1 + turns since the instruction)`` (0 without one).
 
+    With ``observation_mode="ids"`` the ``candidates`` entry is replaced by ``candidate_ids``
+    (``MultiDiscrete``, item rows of ``env.catalog``) and ``available`` (``MultiBinary``): the
+    lean form for population-scale runs and for agents that keep their own item tables (the
+    catalog's features are public: ``env.unwrapped.core.item_features``).
+
     ## Rewards
 
     Engagement plus retention: ``click_weight * clicks + watch_weight * minutes watched +
@@ -165,6 +170,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     * ``click_weight`` (1.0), ``watch_weight`` (0.1 per minute), ``continue_weight`` (0.1),
       ``return_weight`` (1.0), ``return_horizon_days`` (7.0): reward weights.
     * ``action_type`` ("slate" or "scores").
+    * ``observation_mode`` ("features" or "ids").
     * ``voice``: the :class:`~recoworld.simulators.InstructionVoice` (default template voice).
 
     ## Version History
@@ -175,7 +181,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     >>> env = gym.make("RecoWorld-v0", num_candidates=100, slate_size=10)
     >>> obs, info = env.reset(seed=0)
     >>> obs["candidates"].shape, info["action_mask"].shape
-    ((100, 33), (100,))
+    ((100, 32), (100,))
     >>> obs, reward, terminated, truncated, info = env.step(np.arange(10))
     >>> len(info["slate"]), info["wasted_slots"]
     (10, 0)
@@ -201,6 +207,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         return_weight: float = 1.0,
         return_horizon_days: float = 7.0,
         action_type: str = "slate",
+        observation_mode: str = "features",
         voice: InstructionVoice | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -221,6 +228,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             return_weight=return_weight,
             return_horizon_days=return_horizon_days,
             action_type=action_type,
+            observation_mode=observation_mode,
             voice=voice,
         )
         if render_mode not in (None, "ansi"):
@@ -233,7 +241,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self._last: StepResult | None = None
 
     @property
-    def user_state(self):  # noqa: ANN201 - the hidden state, for oracle agents and tests
+    def user_state(self):
         """The hidden latent state of the user (a batch of one). Oracle agents only."""
         return self.core.state
 
@@ -242,13 +250,15 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ) -> tuple[ObsType, dict[str, Any]]:
         super().reset(seed=seed)
         self.core.reset(self.np_random, reseeded=seed is not None)
+        # The voice draws from its own generator, so a voice that draws more or fewer numbers
+        # (an LLM voice, another template set) never changes the users' trajectories.
+        # It is spawned from the env's seed sequence, drawing nothing from the users' stream.
+        self._voice_rng = np.random.default_rng(self.np_random.bit_generator.seed_seq.spawn(1)[0])
         self._last = None
         batch, mask = self.core.observe()
         return self._observe(None, batch, mask)
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
         if not hasattr(self.core, "candidates"):
             raise RuntimeError("RecoWorldEnv.step called before reset")
         cfg = self.config
@@ -279,7 +289,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         if result is not None and result.instructed[0]:
             instruction = self.core.instruction(0)
         info["instruction"] = (
-            self.core.voice.render(instruction, self.np_random) if instruction else None
+            self.core.voice.render(instruction, self._voice_rng) if instruction else None
         )
         info["instruction_topics"] = (
             {"more_of": list(instruction.more_of), "less_of": list(instruction.less_of)}
@@ -329,6 +339,7 @@ def build_core(
     return_weight: float,
     return_horizon_days: float,
     action_type: str,
+    observation_mode: str,
     voice: InstructionVoice | None,
 ) -> RecoWorldCore:
     """Validate the constructor arguments shared by the single and the vector env."""
@@ -360,6 +371,7 @@ def build_core(
         return_weight=return_weight,
         return_horizon_days=return_horizon_days,
         action_type=action_type,
+        observation_mode=observation_mode,
     )
     return RecoWorldCore(
         catalog, user_config or UserModelConfig(), config, voice or TemplateVoice(), n_users

@@ -45,7 +45,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     >>> envs = gym.make_vec("RecoWorld-v0", num_envs=4, vectorization_mode="vector_entry_point")
     >>> obs, infos = envs.reset(seed=0)
     >>> obs["candidates"].shape
-    (4, 100, 33)
+    (4, 100, 32)
     >>> obs, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
     >>> rewards.shape
     (4,)
@@ -72,6 +72,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         return_weight: float = 1.0,
         return_horizon_days: float = 7.0,
         action_type: str = "slate",
+        observation_mode: str = "features",
         voice: InstructionVoice | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
@@ -93,6 +94,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             return_weight=return_weight,
             return_horizon_days=return_horizon_days,
             action_type=action_type,
+            observation_mode=observation_mode,
             voice=voice,
         )
         self.num_envs = num_envs

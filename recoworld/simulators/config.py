@@ -104,8 +104,8 @@ class UserModelConfig:
     instruction_threshold: float = 0.35
     instruction_cooldown: int = 3
 
-    return_rate: float = 0.5
-    return_sensitivity: float = 2.0
+    return_rate: float = 0.2
+    return_sensitivity: float = 2.5
     satisfaction_reference: float = 0.5
     churn_days: float = 14.0
 

@@ -21,9 +21,9 @@ The model, per turn:
    item is clicked with ``sigmoid(utility - no_click_utility)`` (the no-click option), then the
    user continues to the next position with a probability that depends on whether it clicked
    (position bias). A clicked item is watched for a fraction of its duration.
-3. **Transition** (:func:`boredom_after`, :func:`familiarity_after`): interests drift toward consumed items, per-topic
-   boredom rises with consumption and decays with time, familiarity grows, the session novelty
-   appetite follows how repetitive the consumption was.
+3. **Transition** (:func:`boredom_after`, :func:`familiarity_after`): interests drift toward
+   consumed items, per-topic boredom rises with consumption and decays with time, familiarity
+   grows, the session novelty appetite follows how repetitive the consumption was.
 4. **Patience** (:func:`patience_after`) falls every turn, more on a turn without clicks, and
    rises with watched items; the session ends when it reaches zero (or by a small exogenous
    leave probability).
@@ -169,7 +169,7 @@ _PARAM_NAMES = (
 ) = range(len(_PARAM_NAMES))  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def click_probability(margin: float) -> float:
     """Probability of clicking an examined item: ``sigmoid(utility - no_click_utility)``.
 
@@ -178,25 +178,25 @@ def click_probability(margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-margin))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def watch_fraction(margin: float, noise: float, sharpness: float, noise_scale: float) -> float:
     """Fraction of a clicked item watched: ``sigmoid(sharpness * margin + noise_scale * noise)``."""
     return 1.0 / (1.0 + math.exp(-(sharpness * margin + noise_scale * noise)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def boredom_after(boredom: float, consumed_mass: float, decay: float, gain: float) -> float:
     """Topic boredom after a turn: ``decay * boredom + gain * consumed_mass``."""
     return decay * boredom + gain * consumed_mass
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def familiarity_after(familiarity: float, consumed_mass: float, rate: float) -> float:
     """Topic familiarity after a turn: ``1 - (1 - f) * exp(-rate * consumed_mass)``."""
     return 1.0 - (1.0 - familiarity) * math.exp(-rate * consumed_mass)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def patience_after(
     patience: float, satisfaction: float, fatigue: float, empty_penalty: float, gain: float
 ) -> float:
@@ -211,17 +211,17 @@ def patience_after(
     return min(max(value, 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _has_bit(bits: np.ndarray, user: int, item: int) -> bool:
     return (bits[user, item >> 3] >> (item & 7)) & 1 == 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _set_bit(bits: np.ndarray, user: int, item: int) -> None:
     bits[user, item >> 3] |= np.uint8(1 << (item & 7))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _utility(
     user: int, item: int, interests, interest_bonus, boredom, familiarity, novelty_propensity,
     novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params,
@@ -273,6 +273,22 @@ def _utilities_kernel(
                 )[0]  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def review_item(utility, click_draw, continue_draw, noise, params):
+    """One examined position of the cascade: ``(clicked, watch_fraction, goes_on)``.
+
+    The item is clicked iff ``click_draw < sigmoid(utility - no_click_utility)`` (an empty slot,
+    ``utility = -inf``, never is); a clicked item is watched for :func:`watch_fraction` of it;
+    the user goes on to the next position iff ``continue_draw`` is under
+    ``continue_after_click`` (after a click) or ``continue_after_skip`` (after a skip).
+    """
+    margin = utility - params[_P_NO_CLICK]
+    if utility > -np.inf and click_draw < click_probability(margin):
+        watched = watch_fraction(margin, noise, params[_P_WATCH_SHARP], params[_P_WATCH_NOISE])
+        return True, watched, continue_draw < params[_P_CONT_CLICK]
+    return False, 0.0, continue_draw < params[_P_CONT_SKIP]
+
+
 @njit(cache=True)
 def cascade_review(utility, uniforms, normals, params, examined, clicks, watch):
     """The cascade review of one ranked list, given its random draws (writes the outputs).
@@ -282,32 +298,25 @@ def cascade_review(utility, uniforms, normals, params, examined, clicks, watch):
         uniforms: ``(S, 2)`` uniforms: ``[:, 0]`` decides clicks, ``[:, 1]`` whether the user
             goes on to the next position.
         normals: ``(S,)`` standard normals for the watch-fraction noise.
-        params: the flat config vector (see :func:`_params`).
+        params: the flat config vector (:func:`kernel_params`).
         examined, clicks: ``(S,)`` bool outputs. watch: ``(S,)`` float output.
 
-    Position 0 is always examined; after examining position ``i`` the user goes on with
-    probability ``continue_after_click`` if it clicked and ``continue_after_skip`` otherwise.
+    Position 0 is always examined; each examined position is decided by :func:`review_item`.
+    The turn kernel runs the same loop but computes an item's utility only once the user
+    reaches it.
     """
     going_on = True
     for s in range(utility.shape[0]):
         examined[s] = going_on
         clicks[s] = False
         watch[s] = 0.0
-        if not going_on:
-            continue
-        margin = utility[s] - params[_P_NO_CLICK]
-        clicked = utility[s] > -np.inf and uniforms[s, 0] < click_probability(margin)
-        clicks[s] = clicked
-        if clicked:
-            watch[s] = watch_fraction(
-                margin, normals[s], params[_P_WATCH_SHARP], params[_P_WATCH_NOISE]
+        if going_on:
+            clicks[s], watch[s], going_on = review_item(
+                utility[s], uniforms[s, 0], uniforms[s, 1], normals[s], params
             )
-            going_on = uniforms[s, 1] < params[_P_CONT_CLICK]
-        else:
-            going_on = uniforms[s, 1] < params[_P_CONT_SKIP]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, out):
     """How much the user wants each topic now: best-interest affinity minus boredom."""
     for t in range(centroids.shape[0]):
@@ -332,27 +341,31 @@ def turn_kernel(
     n_users, n_slots = items.shape
     n_interests, dim = interests.shape[1], interests.shape[2]
     n_topics = item_topics.shape[1]
-    utility = np.empty(n_slots)
     best_k = np.zeros(n_slots, np.int64)
     delta = np.empty((n_interests, dim))
     consumed = np.empty(n_topics)
     skipped = np.empty(n_topics)
     preference = np.empty(n_topics)
     for user in range(n_users):
+        going_on = True
         for s in range(n_slots):
+            examined[user, s] = going_on
+            clicks[user, s] = False
+            watch[user, s] = 0.0
+            if not going_on:
+                continue
             item = items[user, s]
             if item < 0:
-                utility[s] = -np.inf
+                value = -np.inf
             else:
-                utility[s], best_k[s] = _utility(
+                value, best_k[s] = _utility(
                     user, item, interests, interest_bonus, boredom, familiarity,
                     novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
                     item_topics, quality, params,
                 )  # fmt: skip
-        cascade_review(
-            utility, uniforms[user], normals[user], params, examined[user], clicks[user],
-            watch[user],
-        )  # fmt: skip
+            clicks[user, s], watch[user, s], going_on = review_item(
+                value, uniforms[user, s, 0], uniforms[user, s, 1], normals[user, s], params
+            )
 
         delta[:] = 0.0
         consumed[:] = 0.0
@@ -369,7 +382,9 @@ def turn_kernel(
                 _set_bit(consumed_bits, user, item)
                 k = best_k[s]
                 for j in range(dim):
-                    delta[k, j] += params[_P_DRIFT] * w * (embeddings[item, j] - interests[user, k, j])
+                    delta[k, j] += (
+                        params[_P_DRIFT] * w * (embeddings[item, j] - interests[user, k, j])
+                    )
                 for t in range(n_topics):
                     consumed[t] += w * item_topics[item, t]
             elif examined[user, s]:
@@ -393,9 +408,10 @@ def turn_kernel(
             boredom[user, t] = boredom_after(
                 boredom[user, t], consumed[t], params[_P_BOREDOM_DECAY], params[_P_BOREDOM_GAIN]
             )
-            familiarity[user, t] = familiarity_after(
-                familiarity[user, t], consumed[t], params[_P_FAMILIARITY]
-            )
+            if consumed[t] > 0.0:
+                familiarity[user, t] = familiarity_after(
+                    familiarity[user, t], consumed[t], params[_P_FAMILIARITY]
+                )
             session_skips[user, t] = params[_P_BOREDOM_DECAY] * session_skips[user, t] + skipped[t]
 
         satisfaction[user] = mass
@@ -414,7 +430,9 @@ def turn_kernel(
         more_of[user] = -1
         less_of[user] = -1
         if instructed[user]:
-            _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, preference)
+            _topic_preferences(
+                user, interests, interest_bonus, boredom, centroids, params, preference
+            )
             more = np.argmax(preference)
             fed_up = -np.inf
             less = -1

@@ -1,0 +1,242 @@
+"""The ``recoworld`` command: demo, evaluate, train and list environments."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import gymnasium as gym
+import typer
+from rich.console import Console
+
+import recoworld
+from recoworld.agents import AGENTS
+
+app = typer.Typer(
+    name="recoworld",
+    help="Simulated environments for agentic and conversational recommender systems.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEMO_AGENTS = ("random", "popular", "greedy", "instruction-greedy", "oracle")
+SB3_AGENTS = ("ppo", "maskable-ppo")
+"""Agent names that load a trained Stable-Baselines3 model from ``--checkpoint``."""
+
+USER_MODEL_SUMMARY = (
+    "Each episode is one simulated user from recoworld's latent-state model: a few interests in "
+    "item-embedding space, a top-down review of the slate that clicks by utility (taste + "
+    "quality - boredom + novelty appetite), patience that drains on turns without clicks, a "
+    "reflective instruction ('more X, less Y') when the user is about to leave, and a return "
+    "gap in days that shortens as the session satisfies. The oracle reads this hidden state; "
+    "the other agents see only the observation."
+)
+
+
+class Algo(StrEnum):
+    """Training algorithms of ``recoworld train``."""
+
+    ppo = "ppo"
+    maskable_ppo = "maskable-ppo"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"recoworld {recoworld.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Simulated environments for agentic and conversational recommender systems."""
+
+
+@app.command()
+def demo(
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes (users) per agent.")] = 30,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the first episode.")] = 0,
+) -> None:
+    """Compare the baseline agents on RecoWorld-v0 and print a table with 95% intervals."""
+    from recoworld.evaluation import compare, comparison_table
+
+    console = _console()
+    console.print(
+        f"Evaluating {', '.join(DEMO_AGENTS)} on RecoWorld-v0 "
+        f"(100 candidates, slates of 10), {episodes} episodes each, seed {seed}."
+    )
+    reports = compare(
+        list(DEMO_AGENTS),
+        "RecoWorld-v0",
+        episodes,
+        seed,
+        progress=True,
+        num_candidates=100,
+        slate_size=10,
+    )
+    console.print(comparison_table(reports))
+    console.print(USER_MODEL_SUMMARY)
+
+
+@app.command()
+def evaluate(
+    agent: Annotated[
+        str,
+        typer.Option(
+            help=f"Agent: one of {', '.join(AGENTS)}, or {' / '.join(SB3_AGENTS)} with "
+            "--checkpoint."
+        ),
+    ],
+    env: Annotated[str, typer.Option(help="Gymnasium environment id.")] = "RecoWorld-v0",
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 100,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the first episode.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write metrics, intervals and config as JSON.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a bar chart of the main metrics (PNG).")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="A model saved by `recoworld train` (for --agent ppo/maskable-ppo)."),
+    ] = None,
+) -> None:
+    """Evaluate one agent and print its metrics with 95% confidence intervals."""
+    from recoworld.evaluation import evaluate as run_evaluation
+    from recoworld.evaluation import plot_report
+
+    _check_env_id(env)
+    env_kwargs: dict[str, Any] = {}
+    agent_spec: Any = agent
+    if agent in SB3_AGENTS:
+        if checkpoint is None:
+            raise typer.BadParameter(
+                f"--agent {agent} needs --checkpoint PATH, a model saved by `recoworld train`",
+                param_hint="'--checkpoint'",
+            )
+        agent_spec, env_kwargs = _sb3_agent(agent, checkpoint)
+    elif agent not in AGENTS:
+        raise typer.BadParameter(
+            f"unknown agent {agent!r}; choose one of {', '.join([*AGENTS, *SB3_AGENTS])}",
+            param_hint="'--agent'",
+        )
+    elif checkpoint is not None:
+        raise typer.BadParameter(
+            f"--checkpoint is only used with --agent {' or '.join(SB3_AGENTS)}, not {agent!r}",
+            param_hint="'--checkpoint'",
+        )
+
+    try:
+        report = run_evaluation(agent_spec, env, episodes, seed, progress=True, **env_kwargs)
+    except ValueError as error:
+        _fail(str(error))
+    console = _console()
+    console.print(report.table())
+    if json_path is not None:
+        console.print(f"Wrote {report.to_json(json_path)}")
+    if plot is not None:
+        console.print(f"Wrote {plot_report(report, plot)}")
+
+
+@app.command()
+def train(
+    env: Annotated[str, typer.Option(help="Gymnasium environment id.")] = "RecoWorld-v0",
+    total_timesteps: Annotated[
+        int, typer.Option(min=1, help="Environment steps, summed over the parallel envs.")
+    ] = 300_000,
+    seed: Annotated[int, typer.Option(min=0, help="Training seed.")] = 0,
+    output: Annotated[
+        Path, typer.Option(help="Folder that receives model.zip and model.json.")
+    ] = Path("runs/ppo"),
+    algo: Annotated[Algo, typer.Option(help="Training algorithm.")] = Algo.ppo,
+    n_envs: Annotated[int, typer.Option(min=1, help="Parallel training envs.")] = 8,
+) -> None:
+    """Train a PPO agent with Stable-Baselines3 and print the saved model's path."""
+    _check_env_id(env)
+    try:
+        from recoworld.training import TrainConfig, train_ppo
+    except ImportError as error:
+        _fail(f"training is not available: {error}", code=1)
+    try:
+        config = TrainConfig(
+            env_id=env,
+            total_timesteps=total_timesteps,
+            seed=seed,
+            output_dir=str(output),
+            algo=algo.value,
+            n_envs=n_envs,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    model_path = train_ppo(config)
+    typer.echo(str(model_path))
+
+
+@app.command()
+def envs() -> None:
+    """List the environment ids recoworld registers."""
+    for env_id in recoworld.ENV_IDS:
+        typer.echo(env_id)
+
+
+def _console() -> Console:
+    """Console for results: the terminal's width, or 120 columns when output is not a terminal.
+
+    Piped output has no width to respect, and rich's fallback of 80 columns would wrap the
+    comparison table's cells.
+    """
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def _check_env_id(env_id: str) -> None:
+    if env_id not in gym.registry:
+        raise typer.BadParameter(
+            f"unknown env id {env_id!r}; recoworld registers {', '.join(recoworld.ENV_IDS)}",
+            param_hint="'--env'",
+        )
+
+
+def _sb3_agent(agent: str, checkpoint: Path) -> tuple[Any, dict[str, Any]]:
+    """A factory ``env -> Agent`` for a saved SB3 model, and the env kwargs it was trained with.
+
+    ``recoworld train`` writes the resolved training config next to the model
+    (``model.json``); its ``env_kwargs`` (notably ``action_type``) are what the policy's action
+    space needs, so the evaluation env is made with them.
+    """
+    try:
+        from recoworld.training import load_sb3_agent
+    except ImportError as error:
+        _fail(f"loading a checkpoint needs recoworld.training, which failed to import: {error}", 1)
+    candidates = [checkpoint, checkpoint.with_suffix(".zip"), checkpoint / "model.zip"]
+    model_path = next((path for path in candidates if path.is_file()), None)
+    if model_path is None:
+        raise typer.BadParameter(
+            f"no saved model at {str(checkpoint)!r}", param_hint="'--checkpoint'"
+        )
+    env_kwargs: dict[str, Any] = {}
+    record_path = model_path.with_suffix(".json")
+    if record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        trained_algo = record.get("algo")
+        if trained_algo is not None and trained_algo != agent:
+            raise typer.BadParameter(
+                f"{str(model_path)!r} was trained with {trained_algo!r}, not {agent!r}",
+                param_hint="'--agent'",
+            )
+        env_kwargs = dict(record.get("env_kwargs") or {})
+    return (lambda env: load_sb3_agent(model_path, env)), env_kwargs
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``message`` as an error on stderr and exit with ``code`` (2: bad input)."""
+    Console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False)
+    raise typer.Exit(code)

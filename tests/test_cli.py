@@ -1,0 +1,61 @@
+"""The ``recoworld`` command through typer's test runner."""
+
+import json
+
+from typer.testing import CliRunner
+
+import recoworld
+from recoworld.cli import app
+
+runner = CliRunner()
+
+
+def test_evaluate_writes_json_and_plot(tmp_path):
+    out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--agent", "greedy", "--episodes", "3",
+         "--json", str(out_json), "--plot", str(out_png)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(out_json.read_text())) == {"metrics", "ci95", "config"}
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+    assert "Return" in result.output
+
+
+def test_unknown_agent_is_a_clear_error():
+    result = runner.invoke(app, ["evaluate", "--agent", "nobody", "--episodes", "1"])
+    assert result.exit_code == 2
+    assert "unknown agent 'nobody'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_env_is_a_clear_error():
+    result = runner.invoke(app, ["evaluate", "--agent", "greedy", "--env", "Nowhere-v0"])
+    assert result.exit_code == 2
+    assert "Nowhere-v0" in result.output
+
+
+def test_ppo_needs_a_checkpoint():
+    result = runner.invoke(app, ["evaluate", "--agent", "ppo"])
+    assert result.exit_code == 2
+    assert "--checkpoint" in result.output
+
+
+def test_envs_lists_recoworld():
+    result = runner.invoke(app, ["envs"])
+    assert result.exit_code == 0
+    assert "RecoWorld-v0" in result.output.split()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert recoworld.__version__ in result.output
+
+
+def test_demo_prints_a_comparison_table():
+    result = runner.invoke(app, ["demo", "--episodes", "2"])
+    assert result.exit_code == 0, result.output
+    for text in ("random", "oracle", "Return", "Coverage", "Exposure Gini", "±"):
+        assert text in result.output
