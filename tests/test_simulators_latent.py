@@ -176,14 +176,14 @@ def test_leaving_and_reflective_instruction():
 
 def test_return_hazard_and_gap():
     config = UserModelConfig()
-    assert return_hazard(np.array([0.5]), config)[0] == pytest.approx(0.2)
-    assert return_hazard(np.array([1.5]), config)[0] == pytest.approx(0.2 * math.exp(2.5))
+    assert return_hazard(np.array([1.0]), config)[0] == pytest.approx(0.15)
+    assert return_hazard(np.array([2.0]), config)[0] == pytest.approx(0.15 * math.exp(2.5))
     state = sample_users(20_000, micro_catalog(), config, np.random.default_rng(0))
     state.session_turns[:] = 2
-    state.session_satisfaction[:] = 1.0  # mean satisfaction 0.5 -> hazard 0.2 / day
+    state.session_satisfaction[:] = 2.0  # mean satisfaction 1.0 -> hazard 0.15 / day
     gap, churned = draw_return_gap(state, np.arange(20_000), config, np.random.default_rng(1))
-    assert gap.mean() == pytest.approx(5.0, rel=0.05)  # exponential with mean 1 / 0.2
-    assert churned.mean() == pytest.approx(math.exp(-0.2 * 14.0), abs=0.01)
+    assert gap.mean() == pytest.approx(1 / 0.15, rel=0.05)  # exponential with mean 1 / hazard
+    assert churned.mean() == pytest.approx(math.exp(-0.15 * 14.0), abs=0.01)
     assert np.array_equal(churned, gap > 14.0)
 
 

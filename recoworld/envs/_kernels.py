@@ -14,19 +14,23 @@ from recoworld.simulators.latent import turn_kernel
 
 
 @njit(cache=True)
-def slate_slots(slate: np.ndarray, out: np.ndarray) -> None:
+def slate_slots(slate: np.ndarray, num_candidates: int, out: np.ndarray) -> int:
     """Slot contents of slate actions ``(n, S)``: a repeated candidate index becomes ``-1``.
 
     The first occurrence keeps its slot; each later repetition is an empty (wasted) slot.
+    Returns the flat position of the first index outside ``[0, num_candidates)``, or -1.
     """
     for user in range(slate.shape[0]):
         for s in range(slate.shape[1]):
             value = slate[user, s]
+            if value < 0 or value >= num_candidates:
+                return user * slate.shape[1] + s
             for earlier in range(s):
                 if slate[user, earlier] == value:
                     value = -1
                     break
             out[user, s] = value
+    return -1
 
 
 @njit(cache=True)

@@ -90,7 +90,11 @@ def default_catalog(n_items: int = 1000, seed: int = 0) -> Catalog:
 
 
 class StepResult(NamedTuple):
-    """One batched step: arrays over users."""
+    """One batched step: arrays over users.
+
+    Only ``reward`` is a fresh array. The others are the engine's working arrays (or read-only
+    ones when no session ended): read them before the next step, copy what you keep.
+    """
 
     reward: np.ndarray
     terminated: np.ndarray
@@ -147,6 +151,28 @@ class RecoWorldCore:
         ).astype(np.float32)
         self.n_features = self.item_features.shape[1] + 1
         self._no_features = np.empty((0, 0, 0), np.float32)
+        s = config.slate_size
+        self._scratch = {
+            "draws": np.empty((n_users, 2 * s + 3)),
+            "normals": np.empty((n_users, s)),
+            "items": np.empty((n_users, s), np.int64),
+            "examined": np.empty((n_users, s), np.bool_),
+            "clicks": np.empty((n_users, s), np.bool_),
+            "watch_fraction": np.empty((n_users, s)),
+            "watch": np.empty((n_users, s)),
+            "satisfaction": np.empty(n_users),
+            "left": np.empty(n_users, np.bool_),
+            "instructed": np.empty(n_users, np.bool_),
+            "session_ended": np.empty(n_users, np.bool_),
+            "new_more_of": np.empty(n_users, np.int64),
+            "new_less_of": np.empty(n_users, np.int64),
+        }
+        """Working arrays of :meth:`step`, reused every step (they never leave the engine's
+        StepResult, whose consumers copy what they keep)."""
+        self._no_flags = np.zeros((3, n_users), np.bool_)
+        self._no_flags.setflags(write=False)
+        self._no_gaps = np.full(n_users, np.nan)
+        self._no_gaps.setflags(write=False)
         strides = np.arange(1, max(n_items, 2), dtype=np.int64)
         self._strides = strides[np.gcd(strides, n_items) == 1] if n_items > 1 else np.ones(1, int)
         self._offsets = np.arange(config.num_candidates, dtype=np.int64)
@@ -307,24 +333,21 @@ class RecoWorldCore:
         cfg = self.config
         state = self.state
         catalog = self.catalog
-        n, s = slots.shape
-        c = cfg.num_candidates
-        draws = rng.random((n, 2 * s + 3))
-        normals = rng.standard_normal((n, s))
-        items = np.empty((n, s), np.int64)
-        examined = np.empty((n, s), np.bool_)
-        clicks = np.empty((n, s), np.bool_)
-        watch_fraction = np.empty((n, s), np.float64)
-        satisfaction = np.empty(n, np.float64)
-        left = np.empty(n, np.bool_)
-        instructed = np.empty(n, np.bool_)
-        new_more_of = np.empty(n, np.int64)
-        new_less_of = np.empty(n, np.int64)
-        watch = np.empty((n, s), np.float64)
+        n = self.n_users
+        work = self._scratch
+        draws = rng.random(out=work["draws"])
+        normals = rng.standard_normal(out=work["normals"])
+        items, examined, clicks = work["items"], work["examined"], work["clicks"]
+        watch_fraction, watch, satisfaction = (
+            work["watch_fraction"],
+            work["watch"],
+            work["satisfaction"],
+        )
+        left, instructed, session_ended = work["left"], work["instructed"], work["session_ended"]
+        new_more_of, new_less_of = work["new_more_of"], work["new_less_of"]
         reward = np.empty(n, np.float64)
-        session_ended = np.empty(n, np.bool_)
         obs, features = self._allocate_observation(n)
-        mask = np.empty((n, c), np.bool_)
+        mask = np.empty((n, cfg.num_candidates), np.bool_)
         n_ended = kernels.engine_step(
             slots, self.candidates, draws, normals, state.interests, state.interest_bonus,
             state.boredom, state.familiarity, state.novelty_propensity, state.novelty_state,
@@ -340,16 +363,21 @@ class RecoWorldCore:
         )  # fmt: skip
         obs["history"] = self.history.copy()
         self._finish_ids_observation(obs, mask, None)
+        if n_ended:
+            flags = np.zeros((3, n), np.bool_)
+            gaps = np.full(n, np.nan)
+        else:
+            flags, gaps = self._no_flags, self._no_gaps
         result = StepResult(
             reward=reward,
-            terminated=np.zeros(n, np.bool_),
-            truncated=np.zeros(n, np.bool_),
+            terminated=flags[0],
+            truncated=flags[1],
             items=items,
             clicks=clicks,
             watch_minutes=watch,
             session_ended=session_ended,
-            return_gap_days=np.full(n, np.nan),
-            churned=np.zeros(n, np.bool_),
+            return_gap_days=gaps,
+            churned=flags[2],
             instructed=instructed,
         )
         if n_ended:

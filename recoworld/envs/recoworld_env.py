@@ -22,28 +22,30 @@ from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfi
 ObsType = dict[str, np.ndarray]
 
 
-def validate_slate(action: Any, num_candidates: int, slate_size: int) -> np.ndarray:
-    """Check a slate action and return it as an int64 array; raise ``ValueError`` if outside.
+def slate_action_slots(action: Any, shape: tuple[int, ...], num_candidates: int) -> np.ndarray:
+    """Check slate actions and return their slots ``(n, S)``; raise ``ValueError`` if outside.
 
-    A slate is ``slate_size`` integer candidate indices in ``[0, num_candidates)``.
+    A slate is ``S`` integer candidate indices in ``[0, num_candidates)``; ``shape`` is ``(S,)``
+    for one user or ``(n, S)`` for a batch. In the slots, the first occurrence of a candidate
+    keeps its position and every repetition is an empty slot (``-1``).
     """
     array = np.asarray(action)
-    if array.shape != (slate_size,):
-        raise ValueError(
-            f"slate action has shape {array.shape}, expected ({slate_size},): {action!r}"
-        )
+    if array.shape != shape:
+        raise ValueError(f"slate action has shape {array.shape}, expected {shape}: {action!r}")
     if array.dtype.kind not in "iu":
         raise ValueError(
             f"slate action has non-integer dtype {array.dtype}; candidate indices must be "
             f"integers in [0, {num_candidates - 1}]: {action!r}"
         )
-    low, high = array.min(), array.max()
-    if low < 0 or high >= num_candidates:
-        bad = low if low < 0 else high
+    batch = np.ascontiguousarray(array.reshape(-1, shape[-1]), dtype=np.int64)
+    slots = np.empty(batch.shape, np.int64)
+    bad = kernels.slate_slots(batch, num_candidates, slots)
+    if bad >= 0:
         raise ValueError(
-            f"slate action index {bad} is outside the candidate range [0, {num_candidates - 1}]"
+            f"slate action index {array.reshape(-1)[bad]} is outside the candidate range "
+            f"[0, {num_candidates - 1}]"
         )
-    return array.astype(np.int64, copy=False)
+    return slots
 
 
 def validate_scores(action: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -64,16 +66,6 @@ def validate_scores(action: Any, shape: tuple[int, ...]) -> np.ndarray:
         bad = low if low < -1.0 else high
         raise ValueError(f"score action value {bad} is outside the action range [-1, 1]")
     return array
-
-
-def slots_from_slate(slate: np.ndarray) -> np.ndarray:
-    """Slot contents for slate actions ``(n, S)``: a repeated index shows an empty slot (-1).
-
-    The first occurrence of a candidate keeps its slot; every later repetition is shown empty.
-    """
-    slots = np.empty(slate.shape, np.int64)
-    kernels.slate_slots(np.ascontiguousarray(slate, dtype=np.int64), slots)
-    return slots
 
 
 def slots_from_scores(scores: np.ndarray, slate_size: int) -> np.ndarray:
@@ -263,8 +255,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             raise RuntimeError("RecoWorldEnv.step called before reset")
         cfg = self.config
         if cfg.action_type == "slate":
-            slate = validate_slate(action, cfg.num_candidates, cfg.slate_size)
-            slots = slots_from_slate(slate[None, :])
+            slots = slate_action_slots(action, (cfg.slate_size,), cfg.num_candidates)
         else:
             scores = validate_scores(action, (cfg.num_candidates,))
             slots = slots_from_scores(scores[None, :], cfg.slate_size)

@@ -20,8 +20,8 @@ from recoworld.envs.recoworld_env import (
     ObsType,
     action_space,
     build_core,
+    slate_action_slots,
     slots_from_scores,
-    slots_from_slate,
     validate_scores,
 )
 from recoworld.simulators import InstructionVoice, UserModelConfig
@@ -129,26 +129,15 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         cfg, n = self.config, self.num_envs
         array = np.asarray(actions)
         if cfg.action_type == "slate":
-            expected = (n, cfg.slate_size)
-            if array.shape != expected:
-                raise ValueError(f"actions have shape {array.shape}, expected {expected}")
-            if array.dtype.kind not in "iu":
-                raise ValueError(f"actions have non-integer dtype {array.dtype}")
-            if array.min() < 0 or array.max() >= cfg.num_candidates:
-                bad = array.min() if array.min() < 0 else array.max()
-                raise ValueError(
-                    f"action index {bad} is outside the candidate range "
-                    f"[0, {cfg.num_candidates - 1}]"
-                )
-            slots = slots_from_slate(array.astype(np.int64, copy=False))
+            slots = slate_action_slots(array, (n, cfg.slate_size), cfg.num_candidates)
         else:
             validate_scores(array, (n, cfg.num_candidates))
             slots = slots_from_scores(array, cfg.slate_size)
 
         result, obs, mask = self.core.step(slots, self.np_random)
         rewards = result.reward
-        terminations = result.terminated
-        truncations = result.truncated
+        terminations = result.terminated.copy()
+        truncations = result.truncated.copy()
         resetting = np.flatnonzero(self._needs_reset)
         if resetting.size:
             self.core.reset_rows(resetting, self.np_random)

@@ -104,9 +104,9 @@ class UserModelConfig:
     instruction_threshold: float = 0.35
     instruction_cooldown: int = 3
 
-    return_rate: float = 0.2
+    return_rate: float = 0.15
     return_sensitivity: float = 2.5
-    satisfaction_reference: float = 0.5
+    satisfaction_reference: float = 1.0
     churn_days: float = 14.0
 
     def __post_init__(self) -> None:
