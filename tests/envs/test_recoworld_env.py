@@ -286,3 +286,26 @@ def test_render_ansi_lists_the_slate():
     env.step(np.arange(10))
     text = env.render()
     assert "patience" in text and "1." in text
+
+
+def test_recoworld_runs_on_a_loaded_scpr_catalog():
+    """The env takes any Catalog: here LastFM* read from the shared data folder."""
+    from pathlib import Path
+
+    from recoworld.catalog import load_scpr
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "lastfm_star"
+    if not path.is_dir():
+        pytest.skip(f"LastFM* data folder {path} is absent")
+    catalog = load_scpr(path).catalog
+    env = gym.make("RecoWorld-v0", catalog=catalog)
+    gym_check_env(env.unwrapped)
+    obs, info = env.reset(seed=0)
+    features = catalog.embedding_dim + catalog.n_topics + 4
+    assert obs["candidates"].shape == (100, features)
+    agent = InstructionAwareGreedyAgent(ObservationLayout.of(env))
+    for _ in range(20):
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        assert set(info["clicks"]) <= set(info["slate"])
+        if terminated or truncated:
+            break
