@@ -243,10 +243,6 @@ class RecoWorldCore:
         self.day[rows] = 0.0
         self.retrieve(rows, rng)
 
-    @property
-    def session_index(self) -> np.ndarray:
-        return self.counters[:, 1]
-
     def retrieve(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """The retrieval stage: a fresh block of distinct candidates for the users at ``rows``.
 
@@ -405,7 +401,7 @@ class RecoWorldCore:
             terminated[ended] = left[ended]
             truncated[ended] = ~left[ended]
             return ended[:0]
-        last = self.session_index[ended] + 1 >= cfg.max_sessions
+        last = self.counters[ended, 1] + 1 >= cfg.max_sessions
         terminated[ended] = churn
         truncated[ended] = ~churn & last
         going_on = ended[~churn & ~last]
@@ -419,9 +415,6 @@ class RecoWorldCore:
             # The next session's first candidates come from a fresh retrieval.
             self.retrieve(going_on, rng)
         return going_on
-
-    def state_nbytes_per_user(self) -> float:
-        return self.state.nbytes_per_user()
 
 
 def info_for_row(core: RecoWorldCore, result: StepResult | None, row: int) -> dict[str, Any]:

@@ -232,11 +232,6 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self.action_space = action_space(self.config)
         self._last: StepResult | None = None
 
-    @property
-    def user_state(self):
-        """The hidden latent state of the user (a batch of one). Oracle agents only."""
-        return self.core.state
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[ObsType, dict[str, Any]]:

@@ -47,8 +47,6 @@ from numba import njit
 from recoworld.catalog.base import Catalog
 from recoworld.simulators.config import UserModelConfig
 
-_BIT = np.array([1 << i for i in range(8)], dtype=np.uint8)
-
 
 @dataclass
 class LatentUserState:
@@ -550,12 +548,6 @@ def topic_preferences(
             params, out[user],
         )  # fmt: skip
     return out
-
-
-def bits_contain(bits: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """``(n, m)`` bool: whether each item of ``items`` (``(n, m)``, ``>= 0``) is set in ``bits``."""
-    rows = np.arange(bits.shape[0])[:, None]
-    return (bits[rows, items >> 3] & _BIT[items & 7]) != 0
 
 
 def return_hazard(mean_satisfaction: np.ndarray, config: UserModelConfig) -> np.ndarray:
