@@ -108,12 +108,28 @@ def evaluate(
         Path | None,
         typer.Option(help="A model saved by `recoworld train` (for --agent ppo/maskable-ppo)."),
     ] = None,
+    dataset_path: Annotated[
+        Path | None,
+        typer.Option(help="ConvRec-v0: folder of data in the SCPR JSON format (e.g. LastFM*)."),
+    ] = None,
+    split_file: Annotated[
+        str | None,
+        typer.Option(help="ConvRec-v0: interaction file whose (user, item) pairs are episodes."),
+    ] = None,
 ) -> None:
     """Evaluate one agent and print its metrics with 95% confidence intervals."""
     from recoworld.evaluation import evaluate as run_evaluation
     from recoworld.evaluation import plot_report
 
     _check_env_id(env)
+    if env == "ConvRec-v0":
+        _evaluate_convrec(agent, episodes, seed, json_path, plot, dataset_path, split_file)
+        return
+    if dataset_path is not None or split_file is not None:
+        raise typer.BadParameter(
+            f"--dataset-path and --split-file are options of ConvRec-v0, not {env}",
+            param_hint="'--dataset-path'",
+        )
     env_kwargs: dict[str, Any] = {}
     agent_spec: Any = agent
     if agent in SB3_AGENTS:
@@ -137,6 +153,45 @@ def evaluate(
     try:
         report = run_evaluation(agent_spec, env, episodes, seed, progress=True, **env_kwargs)
     except ValueError as error:
+        _fail(str(error))
+    console = _console()
+    console.print(report.table())
+    if json_path is not None:
+        console.print(f"Wrote {report.to_json(json_path)}")
+    if plot is not None:
+        console.print(f"Wrote {plot_report(report, plot)}")
+
+
+def _evaluate_convrec(
+    agent: str,
+    episodes: int,
+    seed: int,
+    json_path: Path | None,
+    plot: Path | None,
+    dataset_path: Path | None,
+    split_file: str | None,
+) -> None:
+    """``recoworld evaluate --env ConvRec-v0``: SR@k, AT and hDCG with 95% intervals."""
+    from recoworld.agents import CONVREC_AGENTS
+    from recoworld.evaluation import evaluate_convrec, plot_report
+
+    if agent not in CONVREC_AGENTS:
+        raise typer.BadParameter(
+            f"unknown ConvRec-v0 agent {agent!r}; choose one of {', '.join(CONVREC_AGENTS)}",
+            param_hint="'--agent'",
+        )
+    env_kwargs: dict[str, Any] = {}
+    if dataset_path is not None:
+        env_kwargs["dataset_path"] = str(dataset_path)
+    if split_file is not None:
+        if dataset_path is None:
+            raise typer.BadParameter(
+                "--split-file names a file inside --dataset-path", param_hint="'--split-file'"
+            )
+        env_kwargs["split_file"] = split_file
+    try:
+        report = evaluate_convrec(agent, episodes, seed, **env_kwargs)
+    except (ValueError, FileNotFoundError) as error:
         _fail(str(error))
     console = _console()
     console.print(report.table())

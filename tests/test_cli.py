@@ -59,3 +59,22 @@ def test_demo_prints_a_comparison_table():
     assert result.exit_code == 0, result.output
     for text in ("random", "oracle", "Return", "Coverage", "Exposure Gini", "±"):
         assert text in result.output
+
+
+def test_evaluate_convrec_writes_sr_at_and_hdcg(tmp_path):
+    out = tmp_path / "convrec.json"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--env", "ConvRec-v0", "--agent", "max-entropy", "--episodes", "5",
+         "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert {"SR@5", "SR@10", "SR@15", "AT", "hDCG"} <= set(payload["metrics"])
+    assert set(payload) == {"metrics", "ci95", "config"}
+
+
+def test_evaluate_convrec_rejects_a_recoworld_agent():
+    result = runner.invoke(app, ["evaluate", "--env", "ConvRec-v0", "--agent", "oracle"])
+    assert result.exit_code != 0
+    assert "oracle" in result.output

@@ -13,6 +13,13 @@ from recoworld.agents.baselines import (
     OracleAgent,
     RandomAgent,
 )
+from recoworld.agents.convrec import (
+    CONVREC_AGENTS,
+    AbsGreedyAgent,
+    ConvRandomAgent,
+    MaxEntropyAgent,
+    make_convrec_agent,
+)
 
 AGENTS: dict[str, Callable[[Any, int | None], Agent]] = {
     "random": lambda env, seed: RandomAgent(ObservationLayout.of(env), seed=seed),
@@ -25,21 +32,33 @@ AGENTS: dict[str, Callable[[Any, int | None], Agent]] = {
 
 
 def make_agent(name: str, env: Any, seed: int | None = None) -> Agent:
-    """Build the agent called ``name`` for ``env`` (see :data:`AGENTS` for the names)."""
-    if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}; choose one of {sorted(AGENTS)}")
-    return AGENTS[name](env, seed)
+    """Build the agent called ``name`` for ``env``.
+
+    Names come from :data:`AGENTS` for ``RecoWorld-v0`` and from :data:`CONVREC_AGENTS` for
+    ``ConvRec-v0`` (chosen by the type of ``env.unwrapped``).
+    """
+    from recoworld.envs.convrec_env import ConvRecEnv
+
+    registry = CONVREC_AGENTS if isinstance(env.unwrapped, ConvRecEnv) else AGENTS
+    if name not in registry:
+        raise ValueError(f"unknown agent {name!r}; choose one of {sorted(registry)}")
+    return registry[name](env, seed)
 
 
 __all__ = [
     "AGENTS",
+    "CONVREC_AGENTS",
+    "AbsGreedyAgent",
     "Agent",
+    "ConvRandomAgent",
     "GreedyAgent",
     "InstructionAwareGreedyAgent",
+    "MaxEntropyAgent",
     "MostPopularAgent",
     "ObservationLayout",
     "OracleAgent",
     "RandomAgent",
     "make_agent",
+    "make_convrec_agent",
     "top_slate",
 ]

@@ -196,9 +196,7 @@ def load_scpr(
     item_ids, feature_lists = _read_items(root)
     attribute_map = _read_tag_map(root)
     user_likes, friends = _read_users(root)
-    splits = {
-        split: _read_interactions(root, file, item_ids) for split, file in SPLIT_FILES.items()
-    }
+    splits = {split: read_interactions(root, file, item_ids) for split, file in SPLIT_FILES.items()}
 
     n_attributes = 1 + max(
         max(attribute_map, default=-1),
@@ -374,7 +372,7 @@ def _read_users(root: Path) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray
     return {u: likes[u] for u in order}, {u: friends[u] for u in order}
 
 
-def _read_interactions(root: Path, name: str, item_ids: np.ndarray) -> dict[int, np.ndarray]:
+def read_interactions(root: Path, name: str, item_ids: np.ndarray) -> dict[int, np.ndarray]:
     """User id -> item rows (``item_ids`` is sorted), sorted by user id, file order within."""
     data, path = _read_json_object(root, name)
     interactions: dict[int, np.ndarray] = {}

@@ -1,7 +1,8 @@
 """Gymnasium environments that adapt the simulators."""
 
+from recoworld.envs.convrec_env import ConvRecEnv
 from recoworld.envs.core import RecoWorldConfig, RecoWorldCore
 from recoworld.envs.recoworld_env import RecoWorldEnv
 from recoworld.envs.vector import RecoWorldVectorEnv
 
-__all__ = ["RecoWorldConfig", "RecoWorldCore", "RecoWorldEnv", "RecoWorldVectorEnv"]
+__all__ = ["ConvRecEnv", "RecoWorldConfig", "RecoWorldCore", "RecoWorldEnv", "RecoWorldVectorEnv"]

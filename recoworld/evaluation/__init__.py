@@ -1,5 +1,6 @@
 """Evaluation: metrics with confidence intervals, seeded evaluation runs, reports and plots."""
 
+from recoworld.evaluation.convrec_metrics import CONVREC_METRICS, convrec_metrics, evaluate_convrec
 from recoworld.evaluation.evaluate import (
     COMPARISON_METRICS,
     EPISODE_METRICS,
@@ -22,6 +23,7 @@ from recoworld.evaluation.plots import plot_report
 
 __all__ = [
     "COMPARISON_METRICS",
+    "CONVREC_METRICS",
     "EPISODE_METRICS",
     "METRIC_LABELS",
     "RUN_METRICS",
@@ -30,7 +32,9 @@ __all__ = [
     "catalog_coverage",
     "compare",
     "comparison_table",
+    "convrec_metrics",
     "evaluate",
+    "evaluate_convrec",
     "gini",
     "intra_list_diversity",
     "mean_ci95",

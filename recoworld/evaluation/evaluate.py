@@ -127,7 +127,7 @@ class EvaluationReport:
                 name: [_finite_or_none(lo), _finite_or_none(hi)]
                 for name, (lo, hi) in self.ci95.items()
             },
-            "config": _json_safe(self.config),
+            "config": json_safe(self.config),
         }
 
     def to_json(self, path: str | Path) -> Path:
@@ -315,7 +315,7 @@ def _evaluate(
         "agent": agent.name,
         "episodes": int(episodes),
         "seed": int(seed),
-        "env_kwargs": _json_safe(env_kwargs),
+        "env_kwargs": json_safe(env_kwargs),
     }
     return EvaluationReport(metrics=metrics, ci95=ci95, config=config, per_episode=per_episode)
 
@@ -453,7 +453,7 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """``value`` as JSON-compatible data; objects that are not plain data become a short tag."""
     if value is None or isinstance(value, bool | str):
         return value
@@ -462,13 +462,13 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return _finite_or_none(float(value))
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
         if all(_is_plain(item) for item in fields.values()):
-            return {"type": type(value).__name__, **_json_safe(fields)}
+            return {"type": type(value).__name__, **json_safe(fields)}
     name = getattr(value, "name", None)
     return f"<{type(value).__name__}{f' {name}' if isinstance(name, str) else ''}>"
 

@@ -6,21 +6,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import recoworld
 from recoworld.agents import GreedyAgent, InstructionAwareGreedyAgent, ObservationLayout
 from recoworld.envs import RecoWorldEnv
-
-VARIANTS = [{}, {"action_type": "scores"}, {"multi_session": True}]
-
-
-@pytest.mark.parametrize("env_id", recoworld.ENV_IDS)
-@pytest.mark.parametrize("kwargs", VARIANTS, ids=["slate", "scores", "multi-session"])
-def test_checkers_pass_for_every_registered_env(env_id, kwargs):
-    env = gym.make(env_id, **kwargs)
-    gym_check_env(env.unwrapped)
-    sb3_check_env(env.unwrapped)
 
 
 def rollout(seed: int, steps: int = 200, **kwargs):
