@@ -119,7 +119,6 @@ def evaluate(
 ) -> None:
     """Evaluate one agent and print its metrics with 95% confidence intervals."""
     from recoworld.evaluation import evaluate as run_evaluation
-    from recoworld.evaluation import plot_report
 
     _check_env_id(env)
     if env == "ConvRec-v0":
@@ -154,12 +153,7 @@ def evaluate(
         report = run_evaluation(agent_spec, env, episodes, seed, progress=True, **env_kwargs)
     except ValueError as error:
         _fail(str(error))
-    console = _console()
-    console.print(report.table())
-    if json_path is not None:
-        console.print(f"Wrote {report.to_json(json_path)}")
-    if plot is not None:
-        console.print(f"Wrote {plot_report(report, plot)}")
+    _show_report(report, json_path, plot)
 
 
 def _evaluate_convrec(
@@ -173,7 +167,7 @@ def _evaluate_convrec(
 ) -> None:
     """``recoworld evaluate --env ConvRec-v0``: SR@k, AT and hDCG with 95% intervals."""
     from recoworld.agents import CONVREC_AGENTS
-    from recoworld.evaluation import evaluate_convrec, plot_report
+    from recoworld.evaluation import evaluate_convrec
 
     if agent not in CONVREC_AGENTS:
         raise typer.BadParameter(
@@ -193,12 +187,7 @@ def _evaluate_convrec(
         report = evaluate_convrec(agent, episodes, seed, **env_kwargs)
     except (ValueError, FileNotFoundError) as error:
         _fail(str(error))
-    console = _console()
-    console.print(report.table())
-    if json_path is not None:
-        console.print(f"Wrote {report.to_json(json_path)}")
-    if plot is not None:
-        console.print(f"Wrote {plot_report(report, plot)}")
+    _show_report(report, json_path, plot)
 
 
 @app.command()
@@ -240,6 +229,18 @@ def envs() -> None:
     """List the environment ids recoworld registers."""
     for env_id in recoworld.ENV_IDS:
         typer.echo(env_id)
+
+
+def _show_report(report: Any, json_path: Path | None, plot: Path | None) -> None:
+    """Print an evaluation report's table; write its JSON and plot where asked."""
+    from recoworld.evaluation import plot_report
+
+    console = _console()
+    console.print(report.table())
+    if json_path is not None:
+        console.print(f"Wrote {report.to_json(json_path)}")
+    if plot is not None:
+        console.print(f"Wrote {plot_report(report, plot)}")
 
 
 def _console() -> Console:

@@ -30,8 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from recoworld.agents.base import Agent
-from recoworld.agents.convrec import make_convrec_agent
-from recoworld.evaluation.evaluate import EvaluationReport, json_safe
+from recoworld.evaluation.evaluate import EvaluationReport, build_agent, json_safe
 from recoworld.evaluation.metrics import mean_ci95
 
 __all__ = [
@@ -159,7 +158,7 @@ def evaluate_convrec(
 
     env = gym.make(env_id, **env_kwargs)
     try:
-        built = _build_agent(agent, env, int(seed))
+        built = build_agent(agent, env, int(seed))
         max_turns = int(env.unwrapped.max_turns)
         per_episode = {
             name: np.empty(int(episodes), np.float64)
@@ -202,22 +201,6 @@ def evaluate_convrec(
         "env_kwargs": json_safe(env_kwargs),
     }
     return EvaluationReport(metrics=metrics, ci95=ci95, config=config, per_episode=per_episode)
-
-
-def _build_agent(spec: Any, env: gym.Env, seed: int) -> Agent:
-    if isinstance(spec, str):
-        return make_convrec_agent(spec, env, seed)
-    if isinstance(spec, Agent) and not isinstance(spec, type):
-        return spec
-    if callable(spec):
-        agent = spec(env)
-        if not isinstance(agent, Agent):
-            raise ValueError(
-                f"agent factory {spec!r} returned {agent!r}, which lacks the Agent protocol "
-                "(name, reset(seed=), act(observation, info))"
-            )
-        return agent
-    raise ValueError(f"agent={spec!r} is not an agent name, an Agent or a callable env -> Agent")
 
 
 def _int_vector(values: Any, name: str) -> np.ndarray:

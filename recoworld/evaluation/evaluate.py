@@ -292,7 +292,7 @@ def _evaluate(
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
     env = gym.make(env_id, **env_kwargs)
     try:
-        agent = _build_agent(agent_spec, env, seed)
+        agent = build_agent(agent_spec, env, seed)
         per_episode, exposure = _play(env, agent, int(episodes), int(seed), advance)
     finally:
         env.close()
@@ -320,7 +320,9 @@ def _evaluate(
     return EvaluationReport(metrics=metrics, ci95=ci95, config=config, per_episode=per_episode)
 
 
-def _build_agent(spec: AgentSpec, env: gym.Env, seed: int) -> Agent:
+def build_agent(spec: AgentSpec, env: gym.Env, seed: int) -> Agent:
+    """The agent of ``spec`` (a name for :func:`~recoworld.agents.make_agent`, an Agent, or a
+    callable ``env -> Agent``) for ``env``; ValueError if it is none of these."""
     if isinstance(spec, str):
         return make_agent(spec, env, seed)
     if isinstance(spec, Agent) and not isinstance(spec, type):

@@ -112,5 +112,5 @@ def test_evaluate_convrec_plays_the_given_pairs_in_order():
     assert users == [3, 1, 3] and report.config["episodes"] == 3
     with pytest.raises(ValueError, match="exceeds"):
         evaluate_convrec(Recorder(), 4, pairs=pairs)
-    with pytest.raises(ValueError, match="unknown ConvRec agent"):
+    with pytest.raises(ValueError, match="unknown agent 'greedy'"):
         evaluate_convrec("greedy", 1)
