@@ -151,6 +151,9 @@ class RecoWorldCore:
         ).astype(np.float32)
         self.n_features = self.item_features.shape[1] + 1
         self._no_features = np.empty((0, 0, 0), np.float32)
+        self.reuse_buffers = False
+        """Write observations into the same arrays every step (the vector env's ``copy=False``)."""
+        self._buffers: dict[str, np.ndarray] = {}
         s = config.slate_size
         self._scratch = {
             "draws": np.empty((n_users, 2 * s + 3)),
@@ -264,11 +267,10 @@ class RecoWorldCore:
         The mask marks candidates not shown this session and not consumed before. With ``rows``
         and ``into`` (a previous result), only those users' entries are rewritten in place.
         """
-        n, c = self.candidates.shape
+        n = self.candidates.shape[0]
         if into is None:
-            obs, features = self._allocate_observation(n)
-            obs["history"] = self.history.copy()
-            mask = np.empty((n, c), np.bool_)
+            obs, features, mask = self._allocate_observation(n)
+            obs["history"] = self._fresh("history", self.history)
             rows = np.arange(n)
         else:
             obs, mask = into
@@ -285,18 +287,38 @@ class RecoWorldCore:
         self._finish_ids_observation(obs, mask, rows if into is not None else None)
         return obs, mask
 
-    def _allocate_observation(self, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Fresh observation arrays for ``n`` users, and the array the kernel writes features to
-        (a ``(0, 0, 0)`` placeholder when ``observation_mode="ids"``)."""
+    def _allocate_observation(self, n: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Observation arrays for ``n`` users, the array the kernel writes features to (a
+        ``(0, 0, 0)`` placeholder when ``observation_mode="ids"``) and the action mask.
+
+        Fresh arrays every call, unless :attr:`reuse_buffers` is set (the vector env's
+        ``copy=False``): then the same arrays are rewritten every step.
+        """
         c, t = self.config.num_candidates, self.catalog.n_topics
         obs = {
-            "instruction": np.empty((n, 2 * t), np.float32),
-            "context": np.empty((n, len(CONTEXT_FEATURES)), np.float32),
+            "instruction": self._buffer("instruction", (n, 2 * t), np.float32),
+            "context": self._buffer("context", (n, len(CONTEXT_FEATURES)), np.float32),
         }
+        mask = self._buffer("mask", (n, c), np.bool_)
         if self.config.observation_mode == "features":
-            obs["candidates"] = np.empty((n, c, self.n_features), np.float32)
-            return obs, obs["candidates"]
-        return obs, self._no_features
+            obs["candidates"] = self._buffer("candidates", (n, c, self.n_features), np.float32)
+            return obs, obs["candidates"], mask
+        return obs, self._no_features, mask
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        if not self.reuse_buffers:
+            return np.empty(shape, dtype)
+        if name not in self._buffers:
+            self._buffers[name] = np.empty(shape, dtype)
+        return self._buffers[name]
+
+    def _fresh(self, name: str, source: np.ndarray) -> np.ndarray:
+        """A copy of ``source`` (into the reused buffer ``name`` when reusing buffers)."""
+        if not self.reuse_buffers:
+            return source.copy()
+        out = self._buffer(name, source.shape, source.dtype)
+        np.copyto(out, source)
+        return out
 
     def _finish_ids_observation(
         self, obs: dict[str, np.ndarray], mask: np.ndarray, rows: np.ndarray | None
@@ -304,8 +326,9 @@ class RecoWorldCore:
         if self.config.observation_mode != "ids":
             return
         if rows is None:
-            obs["candidate_ids"] = self.candidates.copy()
-            obs["available"] = mask.astype(np.int8)
+            obs["candidate_ids"] = self._fresh("candidate_ids", self.candidates)
+            obs["available"] = self._buffer("available", mask.shape, np.int8)
+            obs["available"][:] = mask
         else:
             obs["candidate_ids"][rows] = self.candidates[rows]
             obs["available"][rows] = mask[rows]
@@ -342,8 +365,7 @@ class RecoWorldCore:
         left, instructed, session_ended = work["left"], work["instructed"], work["session_ended"]
         new_more_of, new_less_of = work["new_more_of"], work["new_less_of"]
         reward = np.empty(n, np.float64)
-        obs, features = self._allocate_observation(n)
-        mask = np.empty((n, cfg.num_candidates), np.bool_)
+        obs, features, mask = self._allocate_observation(n)
         n_ended = kernels.engine_step(
             slots, self.candidates, draws, normals, state.interests, state.interest_bonus,
             state.boredom, state.familiarity, state.novelty_propensity, state.novelty_state,
@@ -357,7 +379,7 @@ class RecoWorldCore:
             instructed, new_more_of, new_less_of, watch, reward, session_ended,
             features, mask, obs["instruction"], obs["context"],
         )  # fmt: skip
-        obs["history"] = self.history.copy()
+        obs["history"] = self._fresh("history", self.history)
         self._finish_ids_observation(obs, mask, None)
         if n_ended:
             flags = np.zeros((3, n), np.bool_)

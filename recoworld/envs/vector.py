@@ -41,6 +41,10 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     Autoreset follows Gymnasium's default (next step): after a user's episode ends, the next
     ``step`` ignores that user's action and returns a fresh user's first observation with reward 0.
 
+    ``copy=False`` (as in Gymnasium's ``SyncVectorEnv``) writes every step's observation and
+    action mask into the same arrays instead of fresh ones: faster for large batches (no new
+    pages to fault in), but an observation is only valid until the next ``step``.
+
     >>> import gymnasium as gym, recoworld
     >>> envs = gym.make_vec("RecoWorld-v0", num_envs=4, vectorization_mode="vector_entry_point")
     >>> obs, infos = envs.reset(seed=0)
@@ -74,6 +78,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         action_type: str = "slate",
         observation_mode: str = "features",
         voice: InstructionVoice | None = None,
+        copy: bool = True,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
@@ -97,6 +102,9 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             observation_mode=observation_mode,
             voice=voice,
         )
+        if not isinstance(copy, bool):
+            raise ValueError(f"copy={copy!r} must be True or False")
+        self.core.reuse_buffers = not copy
         self.num_envs = num_envs
         self.catalog = self.core.catalog
         self.config = self.core.config

@@ -297,3 +297,24 @@ def test_recoworld_runs_on_a_loaded_scpr_catalog():
         assert set(info["clicks"]) <= set(info["slate"])
         if terminated or truncated:
             break
+
+
+@pytest.mark.parametrize("mode", ["features", "ids"])
+def test_vector_env_without_copies_gives_the_same_observations(mode):
+    make = {"num_envs": 32, "vectorization_mode": "vector_entry_point", "observation_mode": mode}
+    fresh = gym.make_vec("RecoWorld-v0", **make)
+    reused = gym.make_vec("RecoWorld-v0", copy=False, **make)
+    obs_f, _ = fresh.reset(seed=3)
+    obs_r, _ = reused.reset(seed=3)
+    rng = np.random.default_rng(0)
+    previous = None
+    for _ in range(40):
+        for key in obs_f:
+            np.testing.assert_array_equal(obs_f[key], obs_r[key])
+        if previous is not None:
+            assert all(np.shares_memory(previous[key], obs_r[key]) for key in obs_r)
+        previous = obs_r
+        actions = np.argsort(rng.random((32, 100)), axis=1)[:, :10]
+        obs_f, r_f, *_ = fresh.step(actions)
+        obs_r, r_r, *_ = reused.step(actions)
+        np.testing.assert_array_equal(r_f, r_r)
