@@ -106,7 +106,10 @@ def evaluate(
     ] = None,
     checkpoint: Annotated[
         Path | None,
-        typer.Option(help="A model saved by `recoworld train` (for --agent ppo/maskable-ppo)."),
+        typer.Option(
+            help="A model saved by `recoworld train` (--agent ppo/maskable-ppo), or an SCPR "
+            "checkpoint folder (--env ConvRec-v0 --agent scpr)."
+        ),
     ] = None,
     dataset_path: Annotated[
         Path | None,
@@ -122,7 +125,9 @@ def evaluate(
 
     _check_env_id(env)
     if env == "ConvRec-v0":
-        _evaluate_convrec(agent, episodes, seed, json_path, plot, dataset_path, split_file)
+        _evaluate_convrec(
+            agent, episodes, seed, json_path, plot, dataset_path, split_file, checkpoint
+        )
         return
     if dataset_path is not None or split_file is not None:
         raise typer.BadParameter(
@@ -164,8 +169,14 @@ def _evaluate_convrec(
     plot: Path | None,
     dataset_path: Path | None,
     split_file: str | None,
+    checkpoint: Path | None,
 ) -> None:
-    """``recoworld evaluate --env ConvRec-v0``: SR@k, AT and hDCG with 95% intervals."""
+    """``recoworld evaluate --env ConvRec-v0``: SR@k, AT and hDCG with 95% intervals.
+
+    ``--agent scpr`` loads ``--checkpoint`` (a folder written by ``save_scpr``, e.g. by
+    ``benchmarks/convrec_lastfm_star.py``) or, without one, trains the FM scorer and the DQN on
+    the dataset first (with progress bars).
+    """
     from recoworld.agents import CONVREC_AGENTS
     from recoworld.evaluation import evaluate_convrec
 
@@ -183,8 +194,22 @@ def _evaluate_convrec(
                 "--split-file names a file inside --dataset-path", param_hint="'--split-file'"
             )
         env_kwargs["split_file"] = split_file
+    agent_spec: Any = agent
+    if checkpoint is not None:
+        if agent != "scpr":
+            raise typer.BadParameter(
+                f"--checkpoint is used with --agent scpr on ConvRec-v0, not {agent!r}",
+                param_hint="'--checkpoint'",
+            )
+        if not checkpoint.exists():
+            _fail(f"--checkpoint {checkpoint} does not exist")
+        from recoworld.agents.scpr import make_scpr_agent
+
+        def agent_spec(env: Any) -> Any:
+            return make_scpr_agent(env, checkpoint=checkpoint, seed=seed)
+
     try:
-        report = evaluate_convrec(agent, episodes, seed, **env_kwargs)
+        report = evaluate_convrec(agent_spec, episodes, seed, **env_kwargs)
     except (ValueError, FileNotFoundError) as error:
         _fail(str(error))
     _show_report(report, json_path, plot)

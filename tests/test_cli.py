@@ -78,3 +78,34 @@ def test_evaluate_convrec_rejects_a_recoworld_agent():
     result = runner.invoke(app, ["evaluate", "--env", "ConvRec-v0", "--agent", "oracle"])
     assert result.exit_code != 0
     assert "oracle" in result.output
+
+
+def test_evaluate_scpr_from_a_checkpoint(tmp_path):
+    import gymnasium as gym
+    import numpy as np
+
+    from recoworld.agents.fm import FMConfig, train_fm
+    from recoworld.agents.scpr import DQNConfig, save_scpr, scpr_env_kwargs, train_scpr_dqn
+
+    core = gym.make("ConvRec-v0").unwrapped
+    graph = core.graph
+    interactions = {int(u): graph.items_of_user(int(u)).astype(np.int64) for u in graph.user_ids}
+    fm = train_fm((core.catalog, interactions), FMConfig(embedding_dim=8, epochs=1), 0, False)
+    tiny = DQNConfig(total_steps=200, learning_starts=50, batch_size=16, buffer_size=300)
+    dqn = train_scpr_dqn(scpr_env_kwargs({}, fm), tiny, seed=0, progress=False)
+    folder = save_scpr(tmp_path / "scpr", fm, dqn)
+    out = tmp_path / "scpr.json"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--env", "ConvRec-v0", "--agent", "scpr", "--checkpoint", str(folder),
+         "--episodes", "4", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["config"]["agent"] == "scpr"
+    missing = runner.invoke(
+        app,
+        ["evaluate", "--env", "ConvRec-v0", "--agent", "scpr", "--checkpoint",
+         str(tmp_path / "nope")],
+    )  # fmt: skip
+    assert missing.exit_code != 0
+    assert "nope" in missing.output

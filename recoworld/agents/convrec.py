@@ -143,12 +143,23 @@ def _mode(env: Any) -> str:
     return str(env.unwrapped.action_mode)
 
 
+def _scpr(env: Any, seed: int | None) -> Agent:
+    """SCPR trained from scratch on ``env``'s data (FM scorer, then the DQN), with progress bars.
+
+    Imported here so that the baselines do not import torch.
+    """
+    from recoworld.agents.scpr import make_scpr_agent
+
+    return make_scpr_agent(env, seed=seed)
+
+
 CONVREC_AGENTS: dict[str, Callable[[Any, int | None], Agent]] = {
     "random": lambda env, seed: ConvRandomAgent(_mode(env), seed=seed),
     "abs-greedy": lambda env, seed: AbsGreedyAgent(),
     "max-entropy": lambda env, seed: MaxEntropyAgent(
         _mode(env), recommend_size=env.unwrapped.top_k, seed=seed
     ),
+    "scpr": lambda env, seed: _scpr(env, seed),
 }
 """``ConvRec-v0`` agent factories by name; each takes the env it will act in and a seed."""
 

@@ -1,0 +1,239 @@
+"""SCPR: weighted entropy by hand, the replay buffer, DQN and SB3 smoke runs through the
+synthetic ConvRec-v0, legal moves in both action modes, and checkpoint round trips."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import recoworld  # noqa: F401  (registers ConvRec-v0)
+from recoworld.agents import Agent
+from recoworld.agents.fm import FMConfig, FMScorer, train_fm
+from recoworld.agents.scpr import (
+    DQNConfig,
+    DQNPolicy,
+    ReplayBuffer,
+    ReplaySamples,
+    SB3Config,
+    SB3Policy,
+    SCPRAgent,
+    WeightedEntropyScorer,
+    flatten_observation,
+    load_scpr,
+    make_scpr_agent,
+    save_scpr,
+    scpr_env_kwargs,
+    train_scpr_dqn,
+    train_scpr_sb3,
+    weighted_entropy,
+)
+from recoworld.catalog import Catalog
+from recoworld.evaluation.convrec_metrics import evaluate_convrec
+from recoworld.graph import AttributeGraph, attribute_entropy
+
+SMALL_ENV = {"n_items": 300, "n_users": 30}
+TINY_DQN = DQNConfig(
+    total_steps=300, learning_starts=50, batch_size=16, buffer_size=500, target_update_interval=50
+)
+
+
+@pytest.fixture(scope="module")
+def fm() -> FMScorer:
+    core = gym.make("ConvRec-v0", **SMALL_ENV).unwrapped
+    graph = core.graph
+    interactions = {int(u): graph.items_of_user(int(u)).astype(np.int64) for u in graph.user_ids}
+    return train_fm((core.catalog, interactions), FMConfig(embedding_dim=8, epochs=3), 0, False)
+
+
+@pytest.fixture(scope="module")
+def policy_kwargs(fm):
+    return scpr_env_kwargs(SMALL_ENV, fm)
+
+
+@pytest.fixture(scope="module")
+def dqn(policy_kwargs) -> DQNPolicy:
+    return train_scpr_dqn(policy_kwargs, TINY_DQN, seed=0, progress=False)
+
+
+def _three_item_graph() -> AttributeGraph:
+    """Items 0, 1, 2; attribute 0 on items 0 and 1, attribute 1 on item 2, attribute 2 on all."""
+    import scipy.sparse as sp
+
+    matrix = sp.csr_array(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 1]], dtype=np.int8))
+    catalog = Catalog(
+        item_ids=np.arange(3),
+        attribute_names=("a", "b", "c"),
+        item_attributes=matrix,
+        topic_names=("t",),
+        item_topics=np.ones((3, 1), np.float32),
+        embeddings=np.eye(3, dtype=np.float32),
+        quality=np.full(3, 0.5, np.float32),
+        popularity=np.full(3, 1 / 3, np.float32),
+        duration=np.full(3, 4.0, np.float32),
+        titles=("x", "y", "z"),
+        descriptions=("x", "y", "z"),
+        name="three",
+    )
+    return AttributeGraph.from_catalog(catalog)
+
+
+def test_weighted_entropy_by_hand():
+    graph = _three_item_graph()
+    items = np.array([0, 1, 2])
+    # Equal scores: the weighted entropy is the plain entropy of the counts (2, 1, 3 of 3).
+    equal = weighted_entropy(graph, items, np.zeros(3), np.array([0, 1, 2]))
+    np.testing.assert_allclose(equal, attribute_entropy(np.array([2, 1, 3]), 3))
+    # Scores (0, 0, log 2): weights (1/2, 1/2, 2/3), so attribute 0 holds q = 1 / (5/3) = 0.6.
+    weighted = weighted_entropy(graph, items, np.array([0.0, 0.0, np.log(2.0)]), np.array([0]))
+    expected = -(0.6 * np.log2(0.6) + 0.4 * np.log2(0.4))
+    assert weighted[0] == pytest.approx(expected)
+    # Only the given candidates count: with items 0 and 1 attribute 0 splits nothing.
+    assert weighted_entropy(graph, np.array([0, 1]), np.zeros(2), np.array([0]))[0] == 0.0
+
+
+def test_replay_buffer_samples_typed_batches_and_wraps_around():
+    buffer = ReplayBuffer(capacity=4, observation_dim=3)
+    with pytest.raises(ValueError, match="empty"):
+        buffer.sample(2, np.random.default_rng(0))
+    for i in range(6):
+        buffer.add(
+            np.full(3, i, np.float32), i % 2, float(i), np.full(3, i + 1, np.float32), i == 5
+        )
+    assert len(buffer) == 4
+    assert sorted(buffer.rewards.tolist()) == [2.0, 3.0, 4.0, 5.0]
+    batch = buffer.sample(8, np.random.default_rng(0))
+    assert isinstance(batch, ReplaySamples)
+    assert batch.observations.shape == (8, 3) and batch.next_observations.shape == (8, 3)
+    assert batch.actions.shape == (8,) and batch.actions.dtype == torch.int64
+    assert batch.rewards.shape == (8,) and batch.rewards.dtype == torch.float32
+    assert batch.dones.shape == (8,)
+    torch.testing.assert_close(batch.next_observations[:, 0], batch.observations[:, 0] + 1)
+    torch.testing.assert_close(batch.rewards, batch.observations[:, 0])
+
+
+def test_dqn_smoke_run_learns_and_is_seeded(policy_kwargs, dqn):
+    log = dqn.training_log
+    assert len(log["return"]) == len(log["success"]) > 0
+    assert log["loss"] and all(np.isfinite(log["loss"]))
+    again = train_scpr_dqn(policy_kwargs, TINY_DQN, seed=0, progress=False)
+    for name, tensor in dqn.q_network.state_dict().items():
+        assert torch.equal(tensor, again.q_network.state_dict()[name]), name
+    obs, _ = gym.make("ConvRec-v0", **policy_kwargs).reset(seed=0)
+    assert dqn.decide(flatten_observation(obs)) in (0, 1)
+
+
+@pytest.mark.parametrize("mode", ["ask_or_recommend", "attribute"])
+def test_scpr_agent_acts_legally(fm, dqn, mode):
+    env = gym.make("ConvRec-v0", **SMALL_ENV, action_mode=mode)
+    core = env.unwrapped
+    agent = SCPRAgent(dqn, WeightedEntropyScorer(fm, core.graph))
+    assert isinstance(agent, Agent) and agent.name == "scpr"
+    obs, info = env.reset(seed=0)
+    agent.reset(seed=0)
+    for _ in range(40):
+        action = agent.act(obs, info)
+        assert env.action_space.contains(action)
+        assert info["action_mask"][action]
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            obs, info = env.reset()
+
+
+def test_attribute_mode_asks_the_weighted_entropy_choice(fm):
+    class AlwaysAsk:
+        def decide(self, observation):
+            return 0
+
+    env = gym.make("ConvRec-v0", **SMALL_ENV)
+    chooser = WeightedEntropyScorer(fm, env.unwrapped.graph)
+    agent = SCPRAgent(AlwaysAsk(), chooser)
+    obs, info = env.reset(seed=3)
+    action = agent.act(obs, info)
+    scores = chooser.scores(
+        info["user"], info["candidates"], info["candidate_attributes"], info["accepted_attributes"]
+    )
+    assert action == info["candidate_attributes"][int(np.argmax(scores))]
+    # The env's own weighted-entropy scorer, without the accepted attributes, agrees.
+    np.testing.assert_allclose(
+        chooser(info["user"], info["candidates"], info["candidate_attributes"]), scores
+    )
+
+
+def test_sb3_dqn_smoke_run_through_the_env(tmp_path, fm, policy_kwargs):
+    policy = train_scpr_sb3(
+        policy_kwargs, "dqn", SB3Config(total_timesteps=200), seed=0, progress=False
+    )
+    assert isinstance(policy, SB3Policy)
+    env = gym.make("ConvRec-v0", **policy_kwargs)
+    obs, _ = env.reset(seed=0)
+    decision = policy.decide(flatten_observation(obs))
+    assert decision in (0, 1)
+    save_scpr(tmp_path / "sb3", fm, policy)
+    _, loaded = load_scpr(tmp_path / "sb3")
+    assert isinstance(loaded, SB3Policy) and loaded.algo == "dqn"
+    assert loaded.decide(flatten_observation(obs)) == decision
+
+
+def test_checkpoint_round_trip_and_factory(tmp_path, fm, dqn):
+    folder = save_scpr(tmp_path / "scpr", fm, dqn)
+    loaded_fm, loaded_policy = load_scpr(folder)
+    assert isinstance(loaded_policy, DQNPolicy)
+    observation = np.random.default_rng(0).random(dqn.q_network.observation_dim, np.float32)
+    np.testing.assert_array_equal(loaded_policy.q_values(observation), dqn.q_values(observation))
+    items = np.arange(50)
+    np.testing.assert_array_equal(
+        loaded_fm.score_items(2, items, np.array([1])), fm.score_items(2, items, np.array([1]))
+    )
+    with pytest.raises(FileNotFoundError):
+        load_scpr(tmp_path / "missing")
+
+    for mode in ("ask_or_recommend", "attribute"):
+        report = evaluate_convrec(
+            lambda env: make_scpr_agent(env, checkpoint=folder),
+            episodes=5,
+            action_mode=mode,
+            **SMALL_ENV,
+        )
+        assert report.config["agent"] == "scpr"
+        assert 0.0 <= report.metrics["SR@15"] <= 1.0
+    env = gym.make("ConvRec-v0", **SMALL_ENV, action_mode="ask_or_recommend")
+    make_scpr_agent(env, checkpoint=folder)
+    assert isinstance(env.unwrapped.attribute_scorer, WeightedEntropyScorer)
+
+
+def test_factory_rejects_a_scorer_of_other_data(tmp_path, fm, dqn):
+    folder = save_scpr(tmp_path / "scpr", fm, dqn)
+    env = gym.make("ConvRec-v0", n_items=200, n_users=10)
+    with pytest.raises(ValueError, match="trained on other data"):
+        make_scpr_agent(env, checkpoint=folder)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("total_steps", 0), ("gamma", 1.5), ("hidden_sizes", ()), ("learning_rate", 0.0)],
+)
+def test_bad_dqn_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=f"DQNConfig.{field}="):
+        DQNConfig(**{field: value})
+
+
+def test_policy_env_must_ask_or_recommend(policy_kwargs):
+    with pytest.raises(ValueError, match="ask_or_recommend"):
+        train_scpr_dqn({**SMALL_ENV, "action_mode": "attribute"}, TINY_DQN, progress=False)
+
+
+def test_factory_without_checkpoint_trains_scorer_and_policy():
+    env = gym.make("ConvRec-v0", **SMALL_ENV, action_mode="ask_or_recommend")
+    agent = make_scpr_agent(
+        env,
+        seed=0,
+        fm_config=FMConfig(embedding_dim=4, epochs=1),
+        dqn_config=TINY_DQN,
+        progress=False,
+    )
+    assert isinstance(agent.policy, DQNPolicy) and agent.chooser is not None
+    assert isinstance(env.unwrapped.attribute_scorer, WeightedEntropyScorer)
+    obs, info = env.reset(seed=0)
+    assert info["action_mask"][agent.act(obs, info)]
