@@ -249,6 +249,45 @@ def train(
     typer.echo(str(model_path))
 
 
+llm_app = typer.Typer(help="Language models: serve the embedded model over HTTP.")
+app.add_typer(llm_app, name="llm")
+
+
+@llm_app.command("serve")
+def llm_serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    alias: Annotated[str, typer.Option(help="Model name clients ask for.")] = "smollm2",
+    model: Annotated[
+        Path | None, typer.Option(help="A GGUF file; default the embedded SmolLM2-135M.")
+    ] = None,
+) -> None:
+    """Serve the embedded model with llama-cpp-python's OpenAI-compatible server.
+
+    Reach it from recoworld with llm="openai/ALIAS" and api_base="http://HOST:PORT/v1", or from
+    any OpenAI client. Stops with Ctrl-C.
+    """
+    import subprocess
+
+    from recoworld.llm.local import LocalModelUnavailable
+    from recoworld.llm.server import server_command
+
+    try:
+        command = server_command(host=host, port=port, alias=alias, model_path=model)
+    except (LocalModelUnavailable, FileNotFoundError, ValueError) as error:
+        _fail(str(error), code=1)
+    typer.echo(
+        f"Serving {alias} on http://{host}:{port}/v1 (litellm: model='openai/{alias}', "
+        f"api_base='http://{host}:{port}/v1'); Ctrl-C stops it."
+    )
+    try:
+        raise typer.Exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
 @app.command()
 def envs() -> None:
     """List the environment ids recoworld registers."""
