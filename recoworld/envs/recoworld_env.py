@@ -17,6 +17,7 @@ from recoworld.envs.core import (
     default_catalog,
     info_for_row,
 )
+from recoworld.llm.base import Usage
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
 
 ObsType = dict[str, np.ndarray]
@@ -150,7 +151,10 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ``slate`` (item shown per slot, -1 if wasted), ``clicks`` (clicked item ids), ``watch_time``
     (minutes), ``wasted_slots``, ``instruction`` (the sentence the user said this turn, or
     None), ``instruction_topics`` (``{"more_of": [...], "less_of": [...]}`` or None),
-    ``session_ended``, ``return_gap_days`` (or None), ``churned``, ``session``, ``turn``, ``day``.
+    ``session_ended``, ``return_gap_days`` (or None), ``churned``, ``session``, ``turn``, ``day``,
+    ``instruction_voiced_by`` (``"template"``, ``"llm"`` or ``"fallback"`` when an instruction was
+    voiced this turn, else None) and ``usage`` (the language-model calls, tokens, cost, latency and
+    cache hits of this step; zeros with the template voice).
 
     ## Arguments
 
@@ -231,6 +235,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self.observation_space = self.core.observation_space
         self.action_space = action_space(self.config)
         self._last: StepResult | None = None
+        self._usage_reported: dict[str, int | float] = {}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -282,7 +287,19 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             if instruction
             else None
         )
+        info["instruction_voiced_by"] = (
+            getattr(self.core.voice, "last_voiced_by", "template") if instruction else None
+        )
+        info["usage"] = self._usage_since_last_step()
         return obs, info
+
+    def _usage_since_last_step(self) -> dict[str, int | float]:
+        """Language-model usage of this step (the voice's calls; zeros for a template voice)."""
+        usage = getattr(self.core.voice, "usage", None)
+        total = usage.as_dict() if isinstance(usage, Usage) else Usage().as_dict()
+        step = {key: value - self._usage_reported.get(key, 0) for key, value in total.items()}
+        self._usage_reported = total
+        return step
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

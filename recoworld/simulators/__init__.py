@@ -19,9 +19,11 @@ from recoworld.simulators.latent import (
     topic_preferences,
     watch_fraction,
 )
+from recoworld.simulators.llm_voice import LLMVoice, names_a_topic
 
 __all__ = [
     "InstructionVoice",
+    "LLMVoice",
     "LatentUserState",
     "ReflectiveInstruction",
     "TemplateVoice",
@@ -34,6 +36,7 @@ __all__ = [
     "draw_return_gap",
     "familiarity_after",
     "item_utilities",
+    "names_a_topic",
     "patience_after",
     "return_hazard",
     "sample_users",

@@ -36,7 +36,8 @@ class InstructionVoice(Protocol):
     def render(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str: ...
 
 
-def _join(names: tuple[str, ...]) -> str:
+def join_names(names: tuple[str, ...]) -> str:
+    """``("a", "b", "c")`` -> ``"a, b and c"``."""
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
@@ -71,4 +72,6 @@ class TemplateVoice:
 
     def render(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str:
         template = self.templates[int(rng.integers(len(self.templates)))]
-        return template.format(more=_join(instruction.more_of), less=_join(instruction.less_of))
+        return template.format(
+            more=join_names(instruction.more_of), less=join_names(instruction.less_of)
+        )

@@ -1,0 +1,110 @@
+"""Reflective instructions voiced by a language model, checked against what they voice.
+
+The latent user decides *what* it wants (a structured "more of X, less of Y"); the model only
+words it. A small model often words it wrong, so every sentence is checked: it must name at least
+one of the instruction's topics. A sentence that fails the check, or a failed model call, falls
+back to the template voice; both are counted, so a run reports how often the model was usable.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import numpy as np
+
+from recoworld.llm.base import ChatModel, LLMError, Usage
+from recoworld.simulators.instruction import (
+    InstructionVoice,
+    ReflectiveInstruction,
+    TemplateVoice,
+    join_names,
+)
+
+PROMPT_VERSION = "v1"
+"""Version of the packaged prompt (``prompts/instruction_voice.<version>.txt``)."""
+
+
+def load_prompt(version: str = PROMPT_VERSION) -> str:
+    """The packaged instruction-voice prompt template (slots ``{more}`` and ``{less}``)."""
+    name = f"instruction_voice.{version}.txt"
+    path = resources.files("recoworld.simulators").joinpath("prompts", name)
+    if not path.is_file():
+        raise ValueError(f"no instruction-voice prompt version {version!r} ({name})")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def names_a_topic(text: str, instruction: ReflectiveInstruction) -> bool:
+    """Whether ``text`` names at least one of the instruction's topics (whole words, any case)."""
+    lowered = text.lower()
+    for name in instruction.more_of + instruction.less_of:
+        if re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", lowered):
+            return True
+    return False
+
+
+class LLMVoice:
+    """An :class:`~recoworld.simulators.InstructionVoice` that asks a chat model for the sentence.
+
+    Args:
+        model: Any :class:`~recoworld.llm.ChatModel` (the embedded ``LocalChatModel``, a
+            ``LiteLLMChatModel``, a cached or metered one).
+        fallback: The voice used when the model's sentence fails the check or the call fails
+            (default :class:`~recoworld.simulators.TemplateVoice`).
+        prompt_version: Which packaged prompt to use.
+        temperature, max_tokens: Sampling settings of each call; the call's seed is drawn from
+            the ``rng`` the env passes, so a seeded run asks the same questions.
+
+    Counters: ``renders`` (instructions voiced), ``fallbacks`` (sentences that failed the check),
+    ``failures`` (model calls that raised), ``usage`` (total :class:`~recoworld.llm.Usage`), and
+    ``last_voiced_by`` (``"llm"`` or ``"fallback"``).
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        fallback: InstructionVoice | None = None,
+        prompt_version: str = PROMPT_VERSION,
+        temperature: float = 0.7,
+        max_tokens: int = 48,
+    ) -> None:
+        if not isinstance(model, ChatModel):
+            raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens={max_tokens} must be >= 1")
+        self.model = model
+        self.fallback = fallback or TemplateVoice()
+        self.prompt = load_prompt(prompt_version)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.renders = 0
+        self.fallbacks = 0
+        self.failures = 0
+        self.usage = Usage()
+        self.last_voiced_by: str | None = None
+
+    def render(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str:
+        self.renders += 1
+        prompt = self.prompt.format(
+            more=join_names(instruction.more_of), less=join_names(instruction.less_of)
+        )
+        try:
+            response = self.model.complete(
+                [{"role": "user", "content": prompt}],
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                seed=int(rng.integers(2**31)),
+            )
+        except LLMError:
+            self.failures += 1
+            self.last_voiced_by = "fallback"
+            return self.fallback.render(instruction, rng)
+        self.usage = self.usage + response.usage
+        text = " ".join(response.text.split())
+        if text and names_a_topic(text, instruction):
+            self.last_voiced_by = "llm"
+            return text
+        self.fallbacks += 1
+        self.last_voiced_by = "fallback"
+        return self.fallback.render(instruction, rng)
