@@ -206,12 +206,14 @@ def engine_step(
     max_session_turns, strides, perm, history, counters, more_of, less_of, instruction_age,
     context_scale, items, examined, clicks, watch_fraction, satisfaction, left, instructed,
     new_more_of, new_less_of, watch_minutes, reward, session_ended, out_candidates, out_mask,
-    out_instruction, out_context,
+    out_instruction, out_context, click_override, leave_override,
 ):  # fmt: skip
     """One whole engine step in one compiled call; returns the number of sessions that ended.
 
     ``draws`` ``(n, 2S + 3)`` uniforms: ``[:, :2S]`` the cascade (as ``(S, 2)``), ``[:, 2S]``
     the exogenous leave draw, ``[:, 2S + 1:]`` the next retrieval's offset and stride.
+    ``click_override`` / ``leave_override``: decisions handed to another decider (see
+    :func:`recoworld.simulators.latent.turn_kernel`; ``-1`` everywhere = the latent model decides).
     """
     n_users, n_slots = slots.shape
     gather_items(candidates, slots, items)
@@ -222,7 +224,7 @@ def engine_step(
         novelty_propensity, novelty_state, patience, session_skips, session_satisfaction,
         session_turns, turns_since_instruction, seen_bits, consumed_bits, embeddings,
         item_topics, quality, centroids, params, examined, clicks, watch_fraction, satisfaction,
-        left, instructed, new_more_of, new_less_of,
+        left, instructed, new_more_of, new_less_of, click_override, leave_override,
     )  # fmt: skip
     finish_turn(
         items, clicks, watch_fraction, satisfaction, left, session_turns, instructed, new_more_of,

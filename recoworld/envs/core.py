@@ -25,7 +25,7 @@ from recoworld.simulators import (
     draw_return_gap,
     sample_users,
 )
-from recoworld.simulators.latent import kernel_params
+from recoworld.simulators.latent import check_override, kernel_params
 
 CONTEXT_FEATURES = ("turn", "session", "last_clicks", "last_satisfaction", "instruction_recency")
 HISTORY_RATE = 0.3
@@ -110,6 +110,10 @@ class StepResult(NamedTuple):
     """``(n,)`` drawn gap where a session ended, NaN elsewhere."""
     churned: np.ndarray
     instructed: np.ndarray
+    examined: np.ndarray
+    """``(n, S)`` bool, the user looked at the slot."""
+    watch_fraction: np.ndarray
+    """``(n, S)`` fraction of each slot's item watched."""
 
 
 class RecoWorldCore:
@@ -172,6 +176,10 @@ class RecoWorldCore:
         }
         """Working arrays of :meth:`step`, reused every step (they never leave the engine's
         StepResult, whose consumers copy what they keep)."""
+        self._no_click_override = np.full((n_users, s), -1, np.int8)
+        self._no_click_override.setflags(write=False)
+        self._no_leave_override = np.full(n_users, -1, np.int8)
+        self._no_leave_override.setflags(write=False)
         self._no_flags = np.zeros((3, n_users), np.bool_)
         self._no_flags.setflags(write=False)
         self._no_gaps = np.full(n_users, np.nan)
@@ -343,10 +351,17 @@ class RecoWorldCore:
 
     # ------------------------------------------------------------------- step
     def step(
-        self, slots: np.ndarray, rng: np.random.Generator
+        self,
+        slots: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        click_override: np.ndarray | None = None,
+        leave_override: np.ndarray | None = None,
     ) -> tuple[StepResult, dict[str, np.ndarray], np.ndarray]:
         """Show every user the candidates at ``slots`` (``(n, S)``, ``-1`` = empty slot).
 
+        ``click_override`` ``(n, S)`` / ``leave_override`` ``(n,)`` (entries -1, 0, 1) hand the
+        users' decisions to another decider (see :func:`recoworld.simulators.step_users`).
         Returns the step's result, the next observation and the next action mask.
         """
         cfg = self.config
@@ -365,6 +380,16 @@ class RecoWorldCore:
         left, instructed, session_ended = work["left"], work["instructed"], work["session_ended"]
         new_more_of, new_less_of = work["new_more_of"], work["new_less_of"]
         reward = np.empty(n, np.float64)
+        click_override = (
+            self._no_click_override
+            if click_override is None
+            else check_override(click_override, items.shape, "click_override")
+        )
+        leave_override = (
+            self._no_leave_override
+            if leave_override is None
+            else check_override(leave_override, (n,), "leave_override")
+        )
         obs, features, mask = self._allocate_observation(n)
         n_ended = kernels.engine_step(
             slots, self.candidates, draws, normals, state.interests, state.interest_bonus,
@@ -377,7 +402,7 @@ class RecoWorldCore:
             self.counters, self.more_of, self.less_of, self.instruction_age,
             self._context_scale, items, examined, clicks, watch_fraction, satisfaction, left,
             instructed, new_more_of, new_less_of, watch, reward, session_ended,
-            features, mask, obs["instruction"], obs["context"],
+            features, mask, obs["instruction"], obs["context"], click_override, leave_override,
         )  # fmt: skip
         obs["history"] = self._fresh("history", self.history)
         self._finish_ids_observation(obs, mask, None)
@@ -397,6 +422,8 @@ class RecoWorldCore:
             return_gap_days=gaps,
             churned=flags[2],
             instructed=instructed,
+            examined=examined,
+            watch_fraction=watch_fraction,
         )
         if n_ended:
             started = self._end_sessions(np.flatnonzero(session_ended), left, rng, result)

@@ -17,10 +17,17 @@ from recoworld.envs.core import (
     default_catalog,
     info_for_row,
 )
-from recoworld.llm.base import Usage
+from recoworld.llm.base import ChatModel, Usage
+from recoworld.llm.cache import ResponseCache
+from recoworld.llm.factory import make_chat_model
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
+from recoworld.simulators.latent import item_utilities, topic_preferences
+from recoworld.simulators.llm_user import DECISION_MODES, LLMUser, TurnView, template_mindset
+from recoworld.text import HashingTextEncoder, TextEncoder, check_text_encoder
 
 ObsType = dict[str, np.ndarray]
+
+USER_MODELS = ("latent", "llm")
 
 
 def slate_action_slots(action: Any, shape: tuple[int, ...], num_candidates: int) -> np.ndarray:
@@ -122,6 +129,12 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
       ``max_sessions``, last turn's clicks / ``slate_size``, last turn's watched items /
       ``slate_size``, ``1 / (1 + turns since the instruction)`` (0 without one).
 
+    With a text encoder (``text_encoder=``, and always with ``user_model="llm"``, default
+    :class:`~recoworld.text.HashingTextEncoder` of 64 dimensions) the observation also has
+    ``instruction_text`` ``(dim,)``: the encoding of the standing instruction's sentence (zeros
+    when none stands). With ``user_model="llm"`` the structured ``instruction`` entry is left out
+    unless ``structured_instruction=True``: the agent learns what the user wants from the words.
+
     With ``observation_mode="ids"`` the ``candidates`` entry is replaced by ``candidate_ids``
     (``MultiDiscrete``, item rows of ``env.catalog``) and ``available`` (``MultiBinary``): the
     lean form for population-scale runs and for agents that keep their own item tables (the
@@ -154,7 +167,28 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ``session_ended``, ``return_gap_days`` (or None), ``churned``, ``session``, ``turn``, ``day``,
     ``instruction_voiced_by`` (``"template"``, ``"llm"`` or ``"fallback"`` when an instruction was
     voiced this turn, else None) and ``usage`` (the language-model calls, tokens, cost, latency and
-    cache hits of this step; zeros with the template voice).
+    cache hits of this step; zeros with the template voice). With ``user_model="llm"`` also
+    ``mindset`` (the user's current mindset text), ``llm_decision`` (``{"clicks": [item ids],
+    "leave": bool}``, what the model chose in ``"hybrid"``/``"llm"`` mode before the latent
+    bounds, else None) and ``llm_failed`` (this turn's model call failed and was recorded as a
+    failed turn, ``on_llm_error="fallback"``).
+
+    ## The LLM user
+
+    ``user_model="llm"`` wraps the latent user in a :class:`~recoworld.simulators.LLMUser`:
+    each turn a chat model reviews the ranked list item by item (the items' descriptions),
+    keeps a mindset, and writes the reflective instruction in its own words when the latent
+    state says the user is disengaging (checked: it must name one of the instruction's
+    topics, else the template voice says it and ``instruction_voiced_by`` is ``"fallback"``).
+    ``decision_mode`` chooses who decides clicks and leaving: ``"latent"`` (default; the
+    trajectory is exactly the latent user's), ``"hybrid"`` (the model, within bounds set by
+    the latent state) or ``"llm"`` (the model; the latent state follows its decisions).
+    ``llm="local"`` is the embedded SmolLM2-135M-Instruct (offline; for plumbing and offline
+    runs: it words things poorly and decides worse, so keep ``decision_mode="latent"`` with
+    it); any litellm model string (``"openai/gpt-4o-mini"``, ``"ollama/llama3.2"``...) or a
+    :class:`~recoworld.llm.ChatModel` works too. ``llm_cache`` (True, a path or a
+    :class:`~recoworld.llm.ResponseCache`) replays LLM-backed runs exactly; ``cost_cap_usd``
+    stops a run with :class:`~recoworld.llm.CostCapExceeded` once spent.
 
     ## Arguments
 
@@ -167,7 +201,14 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
       ``return_weight`` (1.0), ``return_horizon_days`` (7.0): reward weights.
     * ``action_type`` ("slate" or "scores").
     * ``observation_mode`` ("features" or "ids").
-    * ``voice``: the :class:`~recoworld.simulators.InstructionVoice` (default template voice).
+    * ``voice``: the :class:`~recoworld.simulators.InstructionVoice` (default template voice;
+      with the LLM user, the fallback voice).
+    * ``user_model`` ("latent" or "llm"), ``llm`` ("local"), ``decision_mode`` ("latent",
+      "hybrid" or "llm"), ``on_llm_error`` ("raise" or "fallback"), ``llm_cache`` (None),
+      ``cost_cap_usd`` (None), ``hybrid_click_bounds`` ((0.1, 0.9)): the LLM user.
+    * ``text_encoder``: a :class:`~recoworld.text.TextEncoder` for ``instruction_text``.
+    * ``structured_instruction``: keep the structured ``instruction`` entry (default: True
+      for the latent user, False for the LLM user).
 
     ## Version History
 
@@ -205,8 +246,36 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         action_type: str = "slate",
         observation_mode: str = "features",
         voice: InstructionVoice | None = None,
+        user_model: str = "latent",
+        llm: str | ChatModel = "local",
+        decision_mode: str = "latent",
+        on_llm_error: str = "raise",
+        llm_cache: bool | str | ResponseCache | None = None,
+        cost_cap_usd: float | None = None,
+        hybrid_click_bounds: tuple[float, float] = (0.1, 0.9),
+        text_encoder: TextEncoder | None = None,
+        structured_instruction: bool | None = None,
         render_mode: str | None = None,
     ) -> None:
+        if user_model not in USER_MODELS:
+            raise ValueError(f"user_model={user_model!r} must be one of {USER_MODELS}")
+        if user_model == "latent" and decision_mode != "latent":
+            raise ValueError(
+                f"decision_mode={decision_mode!r} needs user_model='llm' (the latent user "
+                "decides by itself)"
+            )
+        if decision_mode not in DECISION_MODES:
+            raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
+        if structured_instruction is None:
+            structured_instruction = user_model == "latent"
+        if not isinstance(structured_instruction, bool):
+            raise ValueError(
+                f"structured_instruction={structured_instruction!r} must be True, False or None"
+            )
+        if text_encoder is None and user_model == "llm":
+            text_encoder = HashingTextEncoder()
+        if text_encoder is not None:
+            text_encoder = check_text_encoder(text_encoder)
         self.core = build_core(
             1,
             num_candidates=num_candidates,
@@ -232,10 +301,28 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self.render_mode = render_mode
         self.catalog = self.core.catalog
         self.config = self.core.config
-        self.observation_space = self.core.observation_space
         self.action_space = action_space(self.config)
+        self.user_model = user_model
+        self.text_encoder = text_encoder
+        self.structured_instruction = structured_instruction
+        self.llm_user: LLMUser | None = None
+        if user_model == "llm":
+            self.llm_user = LLMUser(
+                make_chat_model(llm, cache=llm_cache, cost_cap_usd=cost_cap_usd),
+                decision_mode=decision_mode,
+                hybrid_click_bounds=hybrid_click_bounds,
+                on_llm_error=on_llm_error,
+                fallback_voice=voice,
+            )
+        entries = dict(self.core.observation_space.spaces)
+        if not structured_instruction:
+            del entries["instruction"]
+        if text_encoder is not None:
+            entries["instruction_text"] = spaces.Box(-1.0, 1.0, (text_encoder.dim,), np.float32)
+        self.observation_space = spaces.Dict(entries)
         self._last: StepResult | None = None
         self._usage_reported: dict[str, int | float] = {}
+        self._standing_text: str | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -247,8 +334,39 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         # It is spawned from the env's seed sequence, drawing nothing from the users' stream.
         self._voice_rng = np.random.default_rng(self.np_random.bit_generator.seed_seq.spawn(1)[0])
         self._last = None
+        self._standing_text = None
+        if self.llm_user is not None:
+            self.llm_user.begin(self._template_mindset())
         batch, mask = self.core.observe()
         return self._observe(None, batch, mask)
+
+    def _template_mindset(self) -> str:
+        core = self.core
+        preferences = topic_preferences(core.state, core.catalog, core.user_config)[0]
+        return template_mindset(
+            preferences,
+            core.catalog.topic_names,
+            float(core.state.patience[0]),
+            core.user_config.instruction_threshold,
+        )
+
+    def _turn_view(self, slots: np.ndarray) -> TurnView:
+        """What the LLM user sees this turn: the slate's item texts and latent bounds."""
+        core = self.core
+        items = np.where(slots >= 0, core.candidates[0][np.maximum(slots, 0)], -1)
+        probability = np.zeros(len(items))
+        shown = items >= 0
+        if shown.any():
+            utility = item_utilities(core.state, core.catalog, items[None, :], core.user_config)[0]
+            margin = utility[shown] - core.user_config.no_click_utility
+            probability[shown] = 1.0 / (1.0 + np.exp(-margin))
+        descriptions = core.catalog.descriptions
+        return TurnView(
+            items=tuple(descriptions[item] if item >= 0 else "" for item in items),
+            click_probability=probability,
+            patience=float(core.state.patience[0]),
+            instruction_threshold=core.user_config.instruction_threshold,
+        )
 
     def step(self, action: np.ndarray) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
         if not hasattr(self.core, "candidates"):
@@ -259,9 +377,45 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         else:
             scores = validate_scores(action, (cfg.num_candidates,))
             slots = slots_from_scores(scores[None, :], cfg.slate_size)
-        result, batch, mask = self.core.step(slots, self.np_random)
+        user = self.llm_user
+        decision = None
+        if user is None:
+            result, batch, mask = self.core.step(slots, self.np_random)
+        else:
+            view = self._turn_view(slots[0])
+            fallback = self._template_mindset()
+            decision = user.decide(view, self._voice_rng, fallback)
+            result, batch, mask = self.core.step(
+                slots,
+                self.np_random,
+                click_override=decision.click_override[None, :],
+                leave_override=np.array([decision.leave_override], np.int8),
+            )
+            if user.decision_mode == "latent":
+                user.reflect(
+                    view,
+                    result.examined[0],
+                    result.clicks[0],
+                    result.watch_fraction[0],
+                    self._voice_rng,
+                    fallback,
+                )
         self._last = result
         obs, info = self._observe(result, batch, mask)
+        if user is not None:
+            info["llm_failed"] = user.last_failed
+            info["llm_decision"] = (
+                None
+                if decision is None or user.decision_mode == "latent" or decision.failed
+                else {
+                    "clicks": [int(info["slate"][s]) for s in decision.wanted_clicks],
+                    "leave": decision.wants_to_leave,
+                }
+            )
+            if result.session_ended[0] and not (result.terminated[0] or result.truncated[0]):
+                # A new session begins (days later): the user starts it in a fresh mood.
+                user.begin(self._template_mindset())
+            info["mindset"] = user.mindset
         return (
             obs,
             float(result.reward[0]),
@@ -274,29 +428,48 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self, result: StepResult | None, batch: dict[str, np.ndarray], mask: np.ndarray
     ) -> tuple[ObsType, dict[str, Any]]:
         obs = {key: value[0] for key, value in batch.items()}
+        if not self.structured_instruction:
+            del obs["instruction"]
         info = info_for_row(self.core, result, 0)
         info["action_mask"] = mask[0]
         instruction = None
         if result is not None and result.instructed[0]:
             instruction = self.core.instruction(0)
-        info["instruction"] = (
-            self.core.voice.render(instruction, self._voice_rng) if instruction else None
-        )
+        text = voiced_by = None
+        if instruction is not None:
+            if self.llm_user is not None:
+                text = self.llm_user.instruct(instruction, self._voice_rng)
+                voiced_by = self.llm_user.last_voiced_by
+            else:
+                text = self.core.voice.render(instruction, self._voice_rng)
+                voiced_by = getattr(self.core.voice, "last_voiced_by", "template")
+            self._standing_text = text
+        elif self.core.more_of[0] < 0:
+            self._standing_text = None  # no instruction stands (a new session, or a reset)
+        info["instruction"] = text
         info["instruction_topics"] = (
             {"more_of": list(instruction.more_of), "less_of": list(instruction.less_of)}
             if instruction
             else None
         )
-        info["instruction_voiced_by"] = (
-            getattr(self.core.voice, "last_voiced_by", "template") if instruction else None
-        )
+        info["instruction_voiced_by"] = voiced_by
+        if self.llm_user is not None and result is None:
+            info["mindset"] = self.llm_user.mindset
+            info["llm_failed"] = False
+            info["llm_decision"] = None
+        if self.text_encoder is not None:
+            obs["instruction_text"] = self.text_encoder.encode([self._standing_text or ""])[0]
         info["usage"] = self._usage_since_last_step()
         return obs, info
 
     def _usage_since_last_step(self) -> dict[str, int | float]:
         """Language-model usage of this step (the voice's calls; zeros for a template voice)."""
-        usage = getattr(self.core.voice, "usage", None)
-        total = usage.as_dict() if isinstance(usage, Usage) else Usage().as_dict()
+        total_usage = Usage()
+        for source in (self.core.voice, self.llm_user):
+            usage = getattr(source, "usage", None)
+            if isinstance(usage, Usage):
+                total_usage = total_usage + usage
+        total = total_usage.as_dict()
         step = {key: value - self._usage_reported.get(key, 0) for key, value in total.items()}
         self._usage_reported = total
         return step

@@ -12,7 +12,8 @@ validated against a pydantic model or a JSON schema, out; with the :class:`Usage
 - :class:`LocalChatModel`: the embedded offline default, SmolLM2-135M-Instruct run in process by
   llama-cpp-python (the ``llm`` extra); ``recoworld llm serve`` serves it over HTTP.
 
-Wrappers compose, e.g. ``MeteredChatModel(CachedChatModel(LiteLLMChatModel(...), cache), meter)``.
+:func:`make_chat_model` builds one from a spec (``"local"`` or a litellm model string) with an
+optional cache and cost cap. Wrappers compose, e.g. ``MeteredChatModel(CachedChatModel(LiteLLMChatModel(...), cache), meter)``.
 """
 
 from recoworld.llm.base import (
@@ -31,6 +32,7 @@ from recoworld.llm.base import (
     validate,
 )
 from recoworld.llm.cache import CachedChatModel, ResponseCache, cache_key, default_cache_path
+from recoworld.llm.factory import make_chat_model
 from recoworld.llm.litellm_backend import LiteLLMChatModel
 from recoworld.llm.local import LocalChatModel, LocalModelUnavailable, embedded_model_path
 from recoworld.llm.scripted import ScriptedCall, ScriptedChatModel
@@ -61,5 +63,6 @@ __all__ = [
     "default_cache_path",
     "embedded_model_path",
     "extract_json",
+    "make_chat_model",
     "validate",
 ]

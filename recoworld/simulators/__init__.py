@@ -19,15 +19,26 @@ from recoworld.simulators.latent import (
     topic_preferences,
     watch_fraction,
 )
+from recoworld.simulators.llm_user import (
+    DECISION_MODES,
+    Decision,
+    LLMUser,
+    TurnView,
+    template_mindset,
+)
 from recoworld.simulators.llm_voice import LLMVoice, names_a_topic
 
 __all__ = [
+    "DECISION_MODES",
+    "Decision",
     "InstructionVoice",
+    "LLMUser",
     "LLMVoice",
     "LatentUserState",
     "ReflectiveInstruction",
     "TemplateVoice",
     "TurnOutcome",
+    "TurnView",
     "UserModelConfig",
     "begin_session",
     "boredom_after",
@@ -41,6 +52,7 @@ __all__ = [
     "return_hazard",
     "sample_users",
     "step_users",
+    "template_mindset",
     "topic_preferences",
     "watch_fraction",
 ]

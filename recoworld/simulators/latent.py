@@ -333,9 +333,16 @@ def turn_kernel(
     novelty_propensity, novelty_state, patience, session_skips, session_satisfaction,
     session_turns, turns_since_instruction, seen_bits, consumed_bits, embeddings, item_topics,
     quality, centroids, params, examined, clicks, watch, satisfaction, left, instructed, more_of,
-    less_of,
+    less_of, click_override, leave_override,
 ):  # fmt: skip
-    """The user model's turn for every user (see :func:`step_users`, its Python entry point)."""
+    """The user model's turn for every user (see :func:`step_users`, its Python entry point).
+
+    ``click_override`` ``(n, S)`` int8 and ``leave_override`` ``(n,)`` int8 let another decider
+    (an LLM user) take decisions: ``-1`` leaves the slot (or the leaving) to the latent model;
+    ``0``/``1`` force a skip/click (or staying/leaving). An overridden slot counts as examined and
+    the review goes on past it (the decider read the whole list); a forced click on an empty slot
+    is no click. The transition is the same either way, so the latent state follows the decisions.
+    """
     n_users, n_slots = items.shape
     n_interests, dim = interests.shape[1], interests.shape[2]
     n_topics = item_topics.shape[1]
@@ -361,9 +368,20 @@ def turn_kernel(
                     novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
                     item_topics, quality, params,
                 )  # fmt: skip
-            clicks[user, s], watch[user, s], going_on = review_item(
-                value, uniforms[user, s, 0], uniforms[user, s, 1], normals[user, s], params
-            )
+            decision = click_override[user, s]
+            if decision < 0:
+                clicks[user, s], watch[user, s], going_on = review_item(
+                    value, uniforms[user, s, 0], uniforms[user, s, 1], normals[user, s], params
+                )
+            elif decision == 1 and value > -np.inf:
+                margin = value - params[_P_NO_CLICK]
+                clicks[user, s] = True
+                watch[user, s] = watch_fraction(
+                    margin, normals[user, s], params[_P_WATCH_SHARP], params[_P_WATCH_NOISE]
+                )
+                going_on = True
+            else:
+                going_on = True
 
         delta[:] = 0.0
         consumed[:] = 0.0
@@ -419,7 +437,10 @@ def turn_kernel(
         session_turns[user] += 1
         session_satisfaction[user] += mass
         turns_since_instruction[user] += 1
-        left[user] = patience[user] <= 0.0 or leave_draws[user] < params[_P_LEAVE]
+        if leave_override[user] < 0:
+            left[user] = patience[user] <= 0.0 or leave_draws[user] < params[_P_LEAVE]
+        else:
+            left[user] = leave_override[user] == 1
         instructed[user] = (
             not left[user]
             and patience[user] < params[_P_THRESHOLD]
@@ -494,12 +515,31 @@ class TurnOutcome(NamedTuple):
     """``(n,)`` topic index to see less of, ``-1`` where no instruction."""
 
 
+def check_override(override: np.ndarray | None, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """A decision override as a contiguous int8 array of ``shape`` with entries in {-1, 0, 1}
+    (``None`` = all ``-1``, the latent model decides); ``ValueError`` naming anything else."""
+    if override is None:
+        return np.full(shape, -1, np.int8)
+    array = np.asarray(override)
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+    if array.dtype.kind not in "iub":
+        raise ValueError(f"{name} has dtype {array.dtype}; entries must be -1, 0 or 1")
+    bad = ~np.isin(array, (-1, 0, 1))
+    if bad.any():
+        raise ValueError(f"{name} entry {array.reshape(-1)[bad.reshape(-1)][0]} is not -1, 0 or 1")
+    return np.ascontiguousarray(array, dtype=np.int8)
+
+
 def step_users(
     state: LatentUserState,
     catalog: Catalog,
     items: np.ndarray,
     config: UserModelConfig,
     rng: np.random.Generator,
+    *,
+    click_override: np.ndarray | None = None,
+    leave_override: np.ndarray | None = None,
 ) -> TurnOutcome:
     """One turn for every user of ``state`` shown ``items`` (``(n, S)`` item rows, ``-1`` empty).
 
@@ -511,9 +551,16 @@ def step_users(
 
     Within a turn, drift is simultaneous: every consumed item pulls its nearest interest as it
     was before the turn; the interest is renormalised once.
+
+    ``click_override`` (``(n, S)``) and ``leave_override`` (``(n,)``), with ``-1`` (the latent
+    model decides), ``0`` (skip / stay) or ``1`` (click / leave) per entry, hand decisions to
+    another decider such as an LLM user; the state is updated from those decisions (see
+    :func:`turn_kernel`). The random draws are the same either way.
     """
     items = np.ascontiguousarray(items, dtype=np.int64)
     n, s = items.shape
+    click_override = check_override(click_override, (n, s), "click_override")
+    leave_override = check_override(leave_override, (n,), "leave_override")
     uniforms = rng.random((n, s, 2))
     normals = rng.standard_normal((n, s))
     leave_draws = rng.random(n)
@@ -532,6 +579,7 @@ def step_users(
         state.turns_since_instruction, state.seen_bits, state.consumed_bits, catalog.embeddings,
         catalog.item_topics, catalog.quality, catalog.topic_centroids, kernel_params(config),
         examined, clicks, watch, satisfaction, left, instructed, more_of, less_of,
+        click_override, leave_override,
     )  # fmt: skip
     return TurnOutcome(examined, clicks, watch, satisfaction, left, instructed, more_of, less_of)
 

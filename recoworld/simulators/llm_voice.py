@@ -4,6 +4,7 @@ The latent user decides *what* it wants (a structured "more of X, less of Y"); t
 words it. A small model often words it wrong, so every sentence is checked: it must name at least
 one of the instruction's topics. A sentence that fails the check, or a failed model call, falls
 back to the template voice; both are counted, so a run reports how often the model was usable.
+A spent cost cap (:class:`~recoworld.llm.CostCapExceeded`) is never papered over: it propagates.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from importlib import resources
 
 import numpy as np
 
-from recoworld.llm.base import ChatModel, LLMError, Usage
+from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, Usage
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
@@ -96,6 +97,8 @@ class LLMVoice:
                 max_tokens=self.max_tokens,
                 seed=int(rng.integers(2**31)),
             )
+        except CostCapExceeded:
+            raise  # a spent budget stops the run; it is not a bad sentence to paper over
         except LLMError:
             self.failures += 1
             self.last_voiced_by = "fallback"

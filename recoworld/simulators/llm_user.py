@@ -1,0 +1,366 @@
+"""The RecoWorld LLM user: a latent user with a mindset and a voice from a language model.
+
+The latent user model (:mod:`recoworld.simulators.latent`) keeps the dynamics: interests, drift,
+boredom, patience, return. On top of it a chat model reads the ranked list item by item (the
+items' text), keeps a *mindset* (a short first-person memory of how the session is going, beside
+the latent state), and when the latent state says the user is about to disengage it writes the
+reflective instruction in its own words.
+
+Who decides is set by ``decision_mode``:
+
+* ``"latent"`` (default): the latent model decides clicks and leaving; after each turn the model
+  rewrites the mindset from what was shown and what the user did, and voices instructions.
+  Trajectories are exactly those of the latent user (the model draws from its own generator).
+* ``"hybrid"``: the model decides, within bounds set by the latent state. An item whose latent
+  click probability is below ``hybrid_click_bounds[0]`` is skipped and one above
+  ``hybrid_click_bounds[1]`` is clicked whatever the model says; in between the model's choice
+  stands. The user leaves when the latent model says so, or when the model wants to leave while
+  the latent patience is already under the instruction threshold (the user was disengaging).
+* ``"llm"``: the model decides every click and whether to leave, through structured output; the
+  latent state is updated from its decisions (watch time, drift, boredom and patience follow
+  the latent utilities of what it chose).
+
+In every mode the instruction's *content* (more of / less of which topic) comes from the latent
+state, and the model's sentence is checked against it: it must name at least one of its topics,
+or the template voice says it instead (counted in ``instruction_fallbacks``).
+
+A failed model call (provider error after its retries, malformed output after its re-asks) is
+raised with the turn it happened in (``on_llm_error="raise"``, the default), or recorded as a
+failed turn (``"fallback"``: the latent model decides that turn and a template mindset stands;
+counted in ``failed_turns``). A spent cost cap always propagates.
+
+The embedded 135M model decides poorly; use ``decision_mode="latent"`` with it, and a stronger
+model through litellm to study LLM-decided behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, Usage
+from recoworld.simulators.instruction import (
+    InstructionVoice,
+    ReflectiveInstruction,
+    TemplateVoice,
+    join_names,
+)
+from recoworld.simulators.llm_voice import names_a_topic
+
+DECISION_MODES = ("latent", "hybrid", "llm")
+ON_LLM_ERROR = ("raise", "fallback")
+PROMPT_VERSION = "v1"
+"""Version of the packaged prompts (``prompts/llm_user_<part>.<version>.txt``)."""
+PROMPT_PARTS = ("reflect", "decide", "instruct")
+
+
+def load_user_prompt(part: str, version: str = PROMPT_VERSION) -> str:
+    """The packaged LLM-user prompt ``part`` (one of :data:`PROMPT_PARTS`) of ``version``."""
+    if part not in PROMPT_PARTS:
+        raise ValueError(f"prompt part {part!r} must be one of {PROMPT_PARTS}")
+    name = f"llm_user_{part}.{version}.txt"
+    path = resources.files("recoworld.simulators").joinpath("prompts", name)
+    if not path.is_file():
+        raise ValueError(f"no LLM-user prompt version {version!r} ({name})")
+    return path.read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """What the LLM user is shown in one turn, and the latent quantities that bound it.
+
+    Attributes:
+        items: One line of text per slot, in ranked order (``""`` for an empty slot).
+        click_probability: ``(S,)`` the latent model's click probability of each slot if
+            examined (0 for an empty slot).
+        patience: The latent patience before the turn.
+        instruction_threshold: Patience under which the latent user is disengaging.
+    """
+
+    items: tuple[str, ...]
+    click_probability: np.ndarray
+    patience: float
+    instruction_threshold: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The LLM user's decisions for one turn, as overrides for the latent model.
+
+    ``click_override`` ``(S,)`` and ``leave_override`` hold -1 (the latent model decides), 0 or
+    1 (see :func:`recoworld.simulators.step_users`). ``wanted_clicks`` are the 0-based slots the
+    model chose (before bounds), ``wants_to_leave`` its leave choice; ``failed`` marks a turn
+    recorded as failed (``on_llm_error="fallback"``).
+    """
+
+    click_override: np.ndarray
+    leave_override: int
+    wanted_clicks: tuple[int, ...] = ()
+    wants_to_leave: bool = False
+    failed: bool = False
+
+
+def template_mindset(
+    preferences: np.ndarray, topic_names: Sequence[str], patience: float, threshold: float
+) -> str:
+    """A mindset sentence from the latent state alone (initial mindset and failed turns).
+
+    >>> template_mindset(np.array([0.1, 0.9, -0.5]), ("jazz", "indie", "metal"), 1.0, 0.3)
+    "I'm in the mood for indie and jazz, not metal; happy to keep browsing."
+    """
+    order = np.argsort(-np.asarray(preferences), kind="stable")
+    liked = tuple(topic_names[int(t)] for t in order[:2])
+    disliked = topic_names[int(order[-1])]
+    if patience <= 0.0:
+        mood = "I've had enough for now"
+    elif patience < threshold:
+        mood = "I'm losing patience"
+    elif patience < 2.0 * threshold:
+        mood = "getting a little restless"
+    else:
+        mood = "happy to keep browsing"
+    return f"I'm in the mood for {join_names(liked)}, not {disliked}; {mood}."
+
+
+def _outcome_line(position: int, text: str, examined: bool, clicked: bool, watched: float) -> str:
+    if not text:
+        return f"{position}. (empty slot)"
+    if clicked:
+        return f"{position}. {text} -> you played it and stayed for {round(100 * watched)}%"
+    if examined:
+        return f"{position}. {text} -> you skipped it"
+    return f"{position}. {text} -> you stopped before reaching it"
+
+
+class LLMUser:
+    """The language side of a RecoWorld user: mindset, decisions (by mode) and instructions.
+
+    It knows nothing of Gymnasium: the env gives it a :class:`TurnView` and the latent outcome,
+    and applies its :class:`Decision`. One object serves one user at a time; :meth:`begin` starts
+    a user (or a session) with a mindset.
+
+    Args:
+        model: Any :class:`~recoworld.llm.ChatModel` (embedded, litellm, cached, metered...).
+        decision_mode: ``"latent"``, ``"hybrid"`` or ``"llm"`` (see the module docstring).
+        hybrid_click_bounds: ``(low, high)`` latent click probabilities outside which the latent
+            model's choice is forced in hybrid mode.
+        on_llm_error: ``"raise"`` or ``"fallback"`` for a failed model call.
+        fallback_voice: Voice for instructions whose sentence fails the check (template voice).
+        prompt_version: Which packaged prompts to use.
+        temperature, max_tokens: Sampling of each call (``max_tokens`` bounds the mindset and the
+            decision answer; instructions use ``instruction_max_tokens``).
+        instruction_max_tokens: Completion budget of an instruction sentence.
+
+    Counters: ``usage`` (total :class:`~recoworld.llm.Usage`), ``turns``, ``failed_turns``,
+    ``instructions``, ``instruction_fallbacks``; ``mindset`` is the current mindset text.
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        decision_mode: str = "latent",
+        hybrid_click_bounds: tuple[float, float] = (0.1, 0.9),
+        on_llm_error: str = "raise",
+        fallback_voice: InstructionVoice | None = None,
+        prompt_version: str = PROMPT_VERSION,
+        temperature: float = 0.7,
+        max_tokens: int = 64,
+        instruction_max_tokens: int = 40,
+    ) -> None:
+        if not isinstance(model, ChatModel):
+            raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
+        if decision_mode not in DECISION_MODES:
+            raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
+        if on_llm_error not in ON_LLM_ERROR:
+            raise ValueError(f"on_llm_error={on_llm_error!r} must be one of {ON_LLM_ERROR}")
+        low, high = hybrid_click_bounds
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(
+                f"hybrid_click_bounds={hybrid_click_bounds!r} must satisfy 0 <= low <= high <= 1"
+            )
+        for name, value in (
+            ("max_tokens", max_tokens),
+            ("instruction_max_tokens", instruction_max_tokens),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        if not 0.0 <= temperature <= 2.0:
+            raise ValueError(f"temperature={temperature!r} is outside [0, 2]")
+        if fallback_voice is not None and not isinstance(fallback_voice, InstructionVoice):
+            raise ValueError(f"fallback_voice={fallback_voice!r} does not implement render")
+        self.model = model
+        self.decision_mode = decision_mode
+        self.hybrid_click_bounds = (float(low), float(high))
+        self.on_llm_error = on_llm_error
+        self.fallback_voice = fallback_voice or TemplateVoice()
+        self.prompts = {part: load_user_prompt(part, prompt_version) for part in PROMPT_PARTS}
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.instruction_max_tokens = instruction_max_tokens
+        self.usage = Usage()
+        self.turns = 0
+        self.failed_turns = 0
+        self.instructions = 0
+        self.instruction_fallbacks = 0
+        self.mindset = ""
+        self.last_voiced_by: str | None = None
+        self.last_failed = False
+
+    # ----------------------------------------------------------------- calls
+    def _call(self, prompt: str, rng: np.random.Generator, *, schema: Any = None, **params: Any):
+        response = self.model.complete(
+            [{"role": "user", "content": prompt}],
+            schema=schema,
+            temperature=self.temperature,
+            seed=int(rng.integers(2**31)),
+            **params,
+        )
+        self.usage = self.usage + response.usage
+        return response
+
+    def _failed(self, error: LLMError, what: str, fallback_mindset: str) -> None:
+        if isinstance(error, CostCapExceeded) or self.on_llm_error == "raise":
+            error.add_note(f"while the RecoWorld LLM user {what} (turn {self.turns})")
+            raise error
+        self.failed_turns += 1
+        self.last_failed = True
+        self.mindset = fallback_mindset
+
+    # ----------------------------------------------------------------- turns
+    def begin(self, mindset: str) -> None:
+        """Start a user or a session with ``mindset`` (e.g. :func:`template_mindset`)."""
+        self.mindset = " ".join(mindset.split())
+
+    def decide(self, view: TurnView, rng: np.random.Generator, fallback_mindset: str) -> Decision:
+        """The model's clicks and leaving for ``view`` (modes ``"hybrid"`` and ``"llm"``).
+
+        In ``"latent"`` mode nothing is asked and the latent model decides. The answer is
+        structured: ``{"clicks": [positions], "leave": bool, "mindset": str}`` where positions
+        are 1-based and limited (by the schema, so constrained decoding can only give legal
+        ones) to non-empty slots; the new mindset replaces the old one.
+        """
+        slots = len(view.items)
+        latent = Decision(np.full(slots, -1, np.int8), -1)
+        self.last_failed = False
+        if self.decision_mode == "latent":
+            return latent
+        self.turns += 1
+        positions = [s + 1 for s, text in enumerate(view.items) if text]
+        listing = "\n".join(
+            f"{s + 1}. {text}" if text else f"{s + 1}. (empty slot)"
+            for s, text in enumerate(view.items)
+        )
+        prompt = self.prompts["decide"].format(
+            mindset=self.mindset, items=listing, mood=_mood(view)
+        )
+        schema = {
+            "type": "object",
+            "properties": {
+                "clicks": {
+                    "type": "array",
+                    "items": {"type": "integer", "enum": positions or [1]},
+                    "uniqueItems": True,
+                    "maxItems": max(len(positions), 1),
+                },
+                "leave": {"type": "boolean"},
+                "mindset": {"type": "string", "minLength": 1, "maxLength": 400},
+            },
+            "required": ["clicks", "leave", "mindset"],
+            "additionalProperties": False,
+        }
+        try:
+            response = self._call(prompt, rng, schema=schema, max_tokens=self.max_tokens)
+        except LLMError as error:
+            self._failed(error, "decided its clicks", fallback_mindset)
+            return Decision(latent.click_override, -1, failed=True)
+        answer = response.parsed
+        wanted = tuple(sorted(int(p) - 1 for p in answer["clicks"] if int(p) in positions))
+        wants_to_leave = bool(answer["leave"])
+        self.mindset = " ".join(answer["mindset"].split())
+        clicks = np.zeros(slots, np.int8)
+        clicks[list(wanted)] = 1
+        if self.decision_mode == "hybrid":
+            low, high = self.hybrid_click_bounds
+            clicks[view.click_probability < low] = 0
+            clicks[view.click_probability > high] = 1
+            leave = 1 if wants_to_leave and view.patience < view.instruction_threshold else -1
+        else:
+            leave = int(wants_to_leave)
+        for s, text in enumerate(view.items):
+            if not text:
+                clicks[s] = 0
+        return Decision(clicks, leave, wanted, wants_to_leave)
+
+    def reflect(
+        self,
+        view: TurnView,
+        examined: np.ndarray,
+        clicks: np.ndarray,
+        watch_fraction: np.ndarray,
+        rng: np.random.Generator,
+        fallback_mindset: str,
+    ) -> None:
+        """Rewrite the mindset after a turn the latent model decided (``"latent"`` mode)."""
+        self.turns += 1
+        self.last_failed = False
+        listing = "\n".join(
+            _outcome_line(s + 1, text, bool(examined[s]), bool(clicks[s]), float(watch_fraction[s]))
+            for s, text in enumerate(view.items)
+        )
+        prompt = self.prompts["reflect"].format(
+            mindset=self.mindset, items=listing, mood=_mood(view)
+        )
+        try:
+            response = self._call(prompt, rng, max_tokens=self.max_tokens)
+        except LLMError as error:
+            self._failed(error, "updated its mindset", fallback_mindset)
+            return
+        text = " ".join(response.text.split()).strip("\"'")
+        if not text:
+            self.failed_turns += 1
+            self.last_failed = True
+            self.mindset = fallback_mindset
+            return
+        self.mindset = text
+
+    def instruct(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str:
+        """The instruction sentence, in the model's words when they name one of its topics.
+
+        Otherwise (or when the call fails and ``on_llm_error="fallback"``) the fallback voice
+        says it; ``last_voiced_by`` is ``"llm"`` or ``"fallback"``.
+        """
+        self.instructions += 1
+        prompt = self.prompts["instruct"].format(
+            mindset=self.mindset,
+            more=join_names(instruction.more_of),
+            less=join_names(instruction.less_of),
+        )
+        try:
+            response = self._call(prompt, rng, max_tokens=self.instruction_max_tokens)
+            text = " ".join(response.text.split()).strip("\"'")
+        except LLMError as error:
+            if isinstance(error, CostCapExceeded) or self.on_llm_error == "raise":
+                error.add_note(
+                    f"while the RecoWorld LLM user voiced an instruction ({instruction})"
+                )
+                raise
+            text = ""
+        if text and names_a_topic(text, instruction):
+            self.last_voiced_by = "llm"
+            return text
+        self.instruction_fallbacks += 1
+        self.last_voiced_by = "fallback"
+        return self.fallback_voice.render(instruction, rng)
+
+
+def _mood(view: TurnView) -> str:
+    if view.patience < view.instruction_threshold:
+        return "You are close to giving up on the app."
+    if view.patience < 2.0 * view.instruction_threshold:
+        return "You are getting a little restless."
+    return "You are enjoying the app."
