@@ -17,12 +17,12 @@ from recoworld.envs.core import (
     default_catalog,
     info_for_row,
 )
+from recoworld.envs.llm_users import LLMUserBatch
 from recoworld.llm.base import ChatModel, Usage
 from recoworld.llm.cache import ResponseCache
 from recoworld.llm.factory import make_chat_model
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
-from recoworld.simulators.latent import item_utilities, topic_preferences
-from recoworld.simulators.llm_user import DECISION_MODES, LLMUser, TurnView, template_mindset
+from recoworld.simulators.llm_user import DECISION_MODES, Decision, LLMUser
 from recoworld.text import HashingTextEncoder, TextEncoder, check_text_encoder
 
 ObsType = dict[str, np.ndarray]
@@ -257,25 +257,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         structured_instruction: bool | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if user_model not in USER_MODELS:
-            raise ValueError(f"user_model={user_model!r} must be one of {USER_MODELS}")
-        if user_model == "latent" and decision_mode != "latent":
-            raise ValueError(
-                f"decision_mode={decision_mode!r} needs user_model='llm' (the latent user "
-                "decides by itself)"
-            )
-        if decision_mode not in DECISION_MODES:
-            raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
-        if structured_instruction is None:
-            structured_instruction = user_model == "latent"
-        if not isinstance(structured_instruction, bool):
-            raise ValueError(
-                f"structured_instruction={structured_instruction!r} must be True, False or None"
-            )
-        if text_encoder is None and user_model == "llm":
-            text_encoder = HashingTextEncoder()
-        if text_encoder is not None:
-            text_encoder = check_text_encoder(text_encoder)
+        text_encoder, structured_instruction = check_language_settings(
+            user_model, decision_mode, text_encoder, structured_instruction
+        )
         self.core = build_core(
             1,
             num_candidates=num_candidates,
@@ -305,21 +289,19 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self.user_model = user_model
         self.text_encoder = text_encoder
         self.structured_instruction = structured_instruction
-        self.llm_user: LLMUser | None = None
+        self.llm_users: LLMUserBatch | None = None
         if user_model == "llm":
-            self.llm_user = LLMUser(
+            self.llm_users = LLMUserBatch(
+                self.core,
                 make_chat_model(llm, cache=llm_cache, cost_cap_usd=cost_cap_usd),
                 decision_mode=decision_mode,
                 hybrid_click_bounds=hybrid_click_bounds,
                 on_llm_error=on_llm_error,
                 fallback_voice=voice,
             )
-        entries = dict(self.core.observation_space.spaces)
-        if not structured_instruction:
-            del entries["instruction"]
-        if text_encoder is not None:
-            entries["instruction_text"] = spaces.Box(-1.0, 1.0, (text_encoder.dim,), np.float32)
-        self.observation_space = spaces.Dict(entries)
+        self.observation_space = text_observation_space(
+            self.core.observation_space, text_encoder, structured_instruction
+        )
         self._last: StepResult | None = None
         self._usage_reported: dict[str, int | float] = {}
         self._standing_text: str | None = None
@@ -335,38 +317,15 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self._voice_rng = np.random.default_rng(self.np_random.bit_generator.seed_seq.spawn(1)[0])
         self._last = None
         self._standing_text = None
-        if self.llm_user is not None:
-            self.llm_user.begin(self._template_mindset())
+        if self.llm_users is not None:
+            self.llm_users.begin([0])
         batch, mask = self.core.observe()
         return self._observe(None, batch, mask)
 
-    def _template_mindset(self) -> str:
-        core = self.core
-        preferences = topic_preferences(core.state, core.catalog, core.user_config)[0]
-        return template_mindset(
-            preferences,
-            core.catalog.topic_names,
-            float(core.state.patience[0]),
-            core.user_config.instruction_threshold,
-        )
-
-    def _turn_view(self, slots: np.ndarray) -> TurnView:
-        """What the LLM user sees this turn: the slate's item texts and latent bounds."""
-        core = self.core
-        items = np.where(slots >= 0, core.candidates[0][np.maximum(slots, 0)], -1)
-        probability = np.zeros(len(items))
-        shown = items >= 0
-        if shown.any():
-            utility = item_utilities(core.state, core.catalog, items[None, :], core.user_config)[0]
-            margin = utility[shown] - core.user_config.no_click_utility
-            probability[shown] = 1.0 / (1.0 + np.exp(-margin))
-        descriptions = core.catalog.descriptions
-        return TurnView(
-            items=tuple(descriptions[item] if item >= 0 else "" for item in items),
-            click_probability=probability,
-            patience=float(core.state.patience[0]),
-            instruction_threshold=core.user_config.instruction_threshold,
-        )
+    @property
+    def llm_user(self) -> LLMUser | None:
+        """The user's language side (``user_model="llm"``), else None."""
+        return self.llm_users.users[0] if self.llm_users is not None else None
 
     def step(self, action: np.ndarray) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
         if not hasattr(self.core, "candidates"):
@@ -377,44 +336,28 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         else:
             scores = validate_scores(action, (cfg.num_candidates,))
             slots = slots_from_scores(scores[None, :], cfg.slate_size)
-        user = self.llm_user
-        decision = None
-        if user is None:
+        users = self.llm_users
+        if users is None:
             result, batch, mask = self.core.step(slots, self.np_random)
         else:
-            view = self._turn_view(slots[0])
-            fallback = self._template_mindset()
-            decision = user.decide(view, self._voice_rng, fallback)
+            views, fallbacks, decisions = users.turn(slots, [0], self._voice_rng)
+            decision = decisions[0]
             result, batch, mask = self.core.step(
                 slots,
                 self.np_random,
                 click_override=decision.click_override[None, :],
                 leave_override=np.array([decision.leave_override], np.int8),
             )
-            if user.decision_mode == "latent":
-                user.reflect(
-                    view,
-                    result.examined[0],
-                    result.clicks[0],
-                    result.watch_fraction[0],
-                    self._voice_rng,
-                    fallback,
-                )
+            if users.decision_mode == "latent":
+                users.reflect(views, [0], result, self._voice_rng, fallbacks)
         self._last = result
         obs, info = self._observe(result, batch, mask)
-        if user is not None:
+        if users is not None:
+            user = users.users[0]
             info["llm_failed"] = user.last_failed
-            info["llm_decision"] = (
-                None
-                if decision is None or user.decision_mode == "latent" or decision.failed
-                else {
-                    "clicks": [int(info["slate"][s]) for s in decision.wanted_clicks],
-                    "leave": decision.wants_to_leave,
-                }
-            )
+            info["llm_decision"] = llm_decision(decision, info["slate"])
             if result.session_ended[0] and not (result.terminated[0] or result.truncated[0]):
-                # A new session begins (days later): the user starts it in a fresh mood.
-                user.begin(self._template_mindset())
+                users.begin([0])  # a new session begins (days later), in a fresh mood
             info["mindset"] = user.mindset
         return (
             obs,
@@ -437,9 +380,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             instruction = self.core.instruction(0)
         text = voiced_by = None
         if instruction is not None:
-            if self.llm_user is not None:
-                text = self.llm_user.instruct(instruction, self._voice_rng)
-                voiced_by = self.llm_user.last_voiced_by
+            if self.llm_users is not None:
+                text = self.llm_users.instruct([0], self._voice_rng)[0]
+                voiced_by = self.llm_users.users[0].last_voiced_by
             else:
                 text = self.core.voice.render(instruction, self._voice_rng)
                 voiced_by = getattr(self.core.voice, "last_voiced_by", "template")
@@ -453,8 +396,8 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             else None
         )
         info["instruction_voiced_by"] = voiced_by
-        if self.llm_user is not None and result is None:
-            info["mindset"] = self.llm_user.mindset
+        if self.llm_users is not None and result is None:
+            info["mindset"] = self.llm_users.users[0].mindset
             info["llm_failed"] = False
             info["llm_decision"] = None
         if self.text_encoder is not None:
@@ -465,7 +408,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     def _usage_since_last_step(self) -> dict[str, int | float]:
         """Language-model usage of this step (the voice's calls; zeros for a template voice)."""
         total_usage = Usage()
-        for source in (self.core.voice, self.llm_user):
+        for source in (self.core.voice, self.llm_users):
             usage = getattr(source, "usage", None)
             if isinstance(usage, Usage):
                 total_usage = total_usage + usage
@@ -488,6 +431,59 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
                 title = self.catalog.titles[item] if item >= 0 else "(empty)"
                 lines.append(f"{mark} {position + 1:2d}. {title}")
         return "\n".join(lines)
+
+
+def check_language_settings(
+    user_model: str,
+    decision_mode: str,
+    text_encoder: TextEncoder | None,
+    structured_instruction: bool | None,
+) -> tuple[TextEncoder | None, bool]:
+    """Validate the user-model settings; return the text encoder (the default one for the LLM
+    user) and whether the structured instruction stays in the observation."""
+    if user_model not in USER_MODELS:
+        raise ValueError(f"user_model={user_model!r} must be one of {USER_MODELS}")
+    if decision_mode not in DECISION_MODES:
+        raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
+    if user_model == "latent" and decision_mode != "latent":
+        raise ValueError(
+            f"decision_mode={decision_mode!r} needs user_model='llm' (the latent user "
+            "decides by itself)"
+        )
+    if structured_instruction is None:
+        structured_instruction = user_model == "latent"
+    if not isinstance(structured_instruction, bool):
+        raise ValueError(
+            f"structured_instruction={structured_instruction!r} must be True, False or None"
+        )
+    if text_encoder is None and user_model == "llm":
+        text_encoder = HashingTextEncoder()
+    if text_encoder is not None:
+        text_encoder = check_text_encoder(text_encoder)
+    return text_encoder, structured_instruction
+
+
+def text_observation_space(
+    base: spaces.Dict, text_encoder: TextEncoder | None, structured_instruction: bool
+) -> spaces.Dict:
+    """The engine's observation space with ``instruction`` dropped (unless structured) and
+    ``instruction_text`` added (with a text encoder)."""
+    entries = dict(base.spaces)
+    if not structured_instruction:
+        del entries["instruction"]
+    if text_encoder is not None:
+        entries["instruction_text"] = spaces.Box(-1.0, 1.0, (text_encoder.dim,), np.float32)
+    return spaces.Dict(entries)
+
+
+def llm_decision(decision: Decision, slate: np.ndarray) -> dict[str, Any] | None:
+    """``info["llm_decision"]``: what the model chose (None when the latent model decided)."""
+    if decision.failed or ((decision.click_override < 0).all() and decision.leave_override < 0):
+        return None
+    return {
+        "clicks": [int(slate[s]) for s in decision.wanted_clicks],
+        "leave": decision.wants_to_leave,
+    }
 
 
 def action_space(config: RecoWorldConfig) -> spaces.Space[np.ndarray]:

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, Usage
+from recoworld.llm.base import ChatModel, ChatResponse, CostCapExceeded, LLMError, Message, Usage
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
@@ -212,14 +212,31 @@ class LLMUser:
         self.last_failed = False
 
     # ----------------------------------------------------------------- calls
-    def _call(self, prompt: str, rng: np.random.Generator, *, schema: Any = None, **params: Any):
-        response = self.model.complete(
-            [{"role": "user", "content": prompt}],
-            schema=schema,
-            temperature=self.temperature,
-            seed=int(rng.integers(2**31)),
-            **params,
-        )
+    def _params(self, rng: np.random.Generator, max_tokens: int) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "max_tokens": max_tokens,
+            "seed": int(rng.integers(2**31)),
+        }
+
+    def _run(self, request: _Request) -> ChatResponse | LLMError:
+        """One call; a failed call is returned (not raised) for the ``_finish_*`` step."""
+        try:
+            response = self.model.complete(
+                request.messages, schema=request.schema, **request.params
+            )
+        except LLMError as error:
+            return error
+        self.usage = self.usage + response.usage
+        return response
+
+    async def _arun(self, request: _Request) -> ChatResponse | LLMError:
+        try:
+            response = await self.model.acomplete(
+                request.messages, schema=request.schema, **request.params
+            )
+        except LLMError as error:
+            return error
         self.usage = self.usage + response.usage
         return response
 
@@ -235,6 +252,7 @@ class LLMUser:
     def begin(self, mindset: str) -> None:
         """Start a user or a session with ``mindset`` (e.g. :func:`template_mindset`)."""
         self.mindset = " ".join(mindset.split())
+        self.last_failed = False
 
     def decide(self, view: TurnView, rng: np.random.Generator, fallback_mindset: str) -> Decision:
         """The model's clicks and leaving for ``view`` (modes ``"hybrid"`` and ``"llm"``).
@@ -244,11 +262,24 @@ class LLMUser:
         are 1-based and limited (by the schema, so constrained decoding can only give legal
         ones) to non-empty slots; the new mindset replaces the old one.
         """
-        slots = len(view.items)
-        latent = Decision(np.full(slots, -1, np.int8), -1)
+        request = self._decide_request(view, rng)
+        if request is None:
+            return _latent_decision(len(view.items))
+        return self._finish_decide(view, self._run(request), fallback_mindset)
+
+    async def adecide(
+        self, view: TurnView, rng: np.random.Generator, fallback_mindset: str
+    ) -> Decision:
+        """:meth:`decide` on the model's async path (many users wait on the model at once)."""
+        request = self._decide_request(view, rng)
+        if request is None:
+            return _latent_decision(len(view.items))
+        return self._finish_decide(view, await self._arun(request), fallback_mindset)
+
+    def _decide_request(self, view: TurnView, rng: np.random.Generator) -> _Request | None:
         self.last_failed = False
         if self.decision_mode == "latent":
-            return latent
+            return None
         self.turns += 1
         positions = [s + 1 for s, text in enumerate(view.items) if text]
         listing = "\n".join(
@@ -273,12 +304,17 @@ class LLMUser:
             "required": ["clicks", "leave", "mindset"],
             "additionalProperties": False,
         }
-        try:
-            response = self._call(prompt, rng, schema=schema, max_tokens=self.max_tokens)
-        except LLMError as error:
-            self._failed(error, "decided its clicks", fallback_mindset)
-            return Decision(latent.click_override, -1, failed=True)
+        return _Request(_user_message(prompt), schema, self._params(rng, self.max_tokens))
+
+    def _finish_decide(
+        self, view: TurnView, response: ChatResponse | LLMError, fallback_mindset: str
+    ) -> Decision:
+        slots = len(view.items)
+        if isinstance(response, LLMError):
+            self._failed(response, "decided its clicks", fallback_mindset)
+            return _latent_decision(slots, failed=True)
         answer = response.parsed
+        positions = {s + 1 for s, text in enumerate(view.items) if text}
         wanted = tuple(sorted(int(p) - 1 for p in answer["clicks"] if int(p) in positions))
         wants_to_leave = bool(answer["leave"])
         self.mindset = " ".join(answer["mindset"].split())
@@ -306,6 +342,30 @@ class LLMUser:
         fallback_mindset: str,
     ) -> None:
         """Rewrite the mindset after a turn the latent model decided (``"latent"`` mode)."""
+        request = self._reflect_request(view, examined, clicks, watch_fraction, rng)
+        self._finish_reflect(self._run(request), fallback_mindset)
+
+    async def areflect(
+        self,
+        view: TurnView,
+        examined: np.ndarray,
+        clicks: np.ndarray,
+        watch_fraction: np.ndarray,
+        rng: np.random.Generator,
+        fallback_mindset: str,
+    ) -> None:
+        """:meth:`reflect` on the model's async path."""
+        request = self._reflect_request(view, examined, clicks, watch_fraction, rng)
+        self._finish_reflect(await self._arun(request), fallback_mindset)
+
+    def _reflect_request(
+        self,
+        view: TurnView,
+        examined: np.ndarray,
+        clicks: np.ndarray,
+        watch_fraction: np.ndarray,
+        rng: np.random.Generator,
+    ) -> _Request:
         self.turns += 1
         self.last_failed = False
         listing = "\n".join(
@@ -315,10 +375,11 @@ class LLMUser:
         prompt = self.prompts["reflect"].format(
             mindset=self.mindset, items=listing, mood=_mood(view)
         )
-        try:
-            response = self._call(prompt, rng, max_tokens=self.max_tokens)
-        except LLMError as error:
-            self._failed(error, "updated its mindset", fallback_mindset)
+        return _Request(_user_message(prompt), None, self._params(rng, self.max_tokens))
+
+    def _finish_reflect(self, response: ChatResponse | LLMError, fallback_mindset: str) -> None:
+        if isinstance(response, LLMError):
+            self._failed(response, "updated its mindset", fallback_mindset)
             return
         text = " ".join(response.text.split()).strip("\"'")
         if not text:
@@ -334,28 +395,61 @@ class LLMUser:
         Otherwise (or when the call fails and ``on_llm_error="fallback"``) the fallback voice
         says it; ``last_voiced_by`` is ``"llm"`` or ``"fallback"``.
         """
+        request = self._instruct_request(instruction, rng)
+        return self._finish_instruct(instruction, self._run(request), rng)
+
+    async def ainstruct(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str:
+        """:meth:`instruct` on the model's async path."""
+        request = self._instruct_request(instruction, rng)
+        return self._finish_instruct(instruction, await self._arun(request), rng)
+
+    def _instruct_request(
+        self, instruction: ReflectiveInstruction, rng: np.random.Generator
+    ) -> _Request:
         self.instructions += 1
         prompt = self.prompts["instruct"].format(
             mindset=self.mindset,
             more=join_names(instruction.more_of),
             less=join_names(instruction.less_of),
         )
-        try:
-            response = self._call(prompt, rng, max_tokens=self.instruction_max_tokens)
-            text = " ".join(response.text.split()).strip("\"'")
-        except LLMError as error:
-            if isinstance(error, CostCapExceeded) or self.on_llm_error == "raise":
-                error.add_note(
+        return _Request(_user_message(prompt), None, self._params(rng, self.instruction_max_tokens))
+
+    def _finish_instruct(
+        self,
+        instruction: ReflectiveInstruction,
+        response: ChatResponse | LLMError,
+        rng: np.random.Generator,
+    ) -> str:
+        text = ""
+        if isinstance(response, LLMError):
+            if isinstance(response, CostCapExceeded) or self.on_llm_error == "raise":
+                response.add_note(
                     f"while the RecoWorld LLM user voiced an instruction ({instruction})"
                 )
-                raise
-            text = ""
+                raise response
+        else:
+            text = " ".join(response.text.split()).strip("\"'")
         if text and names_a_topic(text, instruction):
             self.last_voiced_by = "llm"
             return text
         self.instruction_fallbacks += 1
         self.last_voiced_by = "fallback"
         return self.fallback_voice.render(instruction, rng)
+
+
+@dataclass(frozen=True)
+class _Request:
+    messages: list[Message]
+    schema: Any
+    params: dict[str, Any]
+
+
+def _user_message(prompt: str) -> list[Message]:
+    return [{"role": "user", "content": prompt}]
+
+
+def _latent_decision(slots: int, *, failed: bool = False) -> Decision:
+    return Decision(np.full(slots, -1, np.int8), -1, failed=failed)
 
 
 def _mood(view: TurnView) -> str:
