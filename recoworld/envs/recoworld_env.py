@@ -205,7 +205,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
       with the LLM user, the fallback voice).
     * ``user_model`` ("latent" or "llm"), ``llm`` ("local"), ``decision_mode`` ("latent",
       "hybrid" or "llm"), ``on_llm_error`` ("raise" or "fallback"), ``llm_cache`` (None),
-      ``cost_cap_usd`` (None), ``hybrid_click_bounds`` ((0.1, 0.9)): the LLM user.
+      ``cost_cap_usd`` (None), ``hybrid_click_bounds`` ((0.1, 0.9)), ``llm_options`` (None;
+      further :class:`~recoworld.simulators.LLMUser` settings: ``temperature``,
+      ``max_tokens``, ``instruction_max_tokens``, ``prompt_version``): the LLM user.
     * ``text_encoder``: a :class:`~recoworld.text.TextEncoder` for ``instruction_text``.
     * ``structured_instruction``: keep the structured ``instruction`` entry (default: True
       for the latent user, False for the LLM user).
@@ -253,6 +255,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         llm_cache: bool | str | ResponseCache | None = None,
         cost_cap_usd: float | None = None,
         hybrid_click_bounds: tuple[float, float] = (0.1, 0.9),
+        llm_options: dict[str, Any] | None = None,
         text_encoder: TextEncoder | None = None,
         structured_instruction: bool | None = None,
         render_mode: str | None = None,
@@ -298,6 +301,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
                 hybrid_click_bounds=hybrid_click_bounds,
                 on_llm_error=on_llm_error,
                 fallback_voice=voice,
+                **check_llm_options(llm_options),
             )
         self.observation_space = text_observation_space(
             self.core.observation_space, text_encoder, structured_instruction
@@ -461,6 +465,22 @@ def check_language_settings(
     if text_encoder is not None:
         text_encoder = check_text_encoder(text_encoder)
     return text_encoder, structured_instruction
+
+
+LLM_OPTIONS = ("temperature", "max_tokens", "instruction_max_tokens", "prompt_version")
+"""The further :class:`~recoworld.simulators.LLMUser` settings ``llm_options`` may hold."""
+
+
+def check_llm_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``llm_options`` as a dict, refusing unknown keys by name."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValueError(f"llm_options={options!r} must be a dict or None")
+    unknown = sorted(set(options) - set(LLM_OPTIONS))
+    if unknown:
+        raise ValueError(f"llm_options has unknown keys {unknown}; allowed: {list(LLM_OPTIONS)}")
+    return dict(options)
 
 
 def text_observation_space(

@@ -22,6 +22,7 @@ from recoworld.envs.recoworld_env import (
     action_space,
     build_core,
     check_language_settings,
+    check_llm_options,
     slate_action_slots,
     slots_from_scores,
     text_observation_space,
@@ -102,6 +103,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         llm_cache: bool | str | ResponseCache | None = None,
         cost_cap_usd: float | None = None,
         hybrid_click_bounds: tuple[float, float] = (0.1, 0.9),
+        llm_options: dict[str, Any] | None = None,
         text_encoder: TextEncoder | None = None,
         structured_instruction: bool | None = None,
         copy: bool = True,
@@ -149,6 +151,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
                 hybrid_click_bounds=hybrid_click_bounds,
                 on_llm_error=on_llm_error,
                 fallback_voice=voice,
+                **check_llm_options(llm_options),
             )
         self._language = self.llm_users is not None or text_encoder is not None
         self._standing: list[str | None] = [None] * num_envs

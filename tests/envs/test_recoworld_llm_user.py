@@ -180,16 +180,19 @@ def test_bad_llm_user_arguments_are_refused_by_name():
         gym.make(
             "RecoWorld-v0", user_model="llm", llm=ScriptedChatModel([]), decision_mode="oracle"
         )
+    with pytest.raises(ValueError, match="llm_options has unknown keys"):
+        gym.make("RecoWorld-v0", user_model="llm", llm=ScriptedChatModel([]), llm_options={"k": 1})
     with pytest.raises(ValueError, match="llm=42"):
         gym.make("RecoWorld-v0", user_model="llm", llm=42)
 
 
 def test_embedded_model_runs_the_llm_user_for_real():
     """A few turns on SmolLM2-135M in process: text comes back, instructions are checked."""
-    env = gym.make("RecoWorld-v0", user_model="llm", llm=LocalChatModel())
+    env = gym.make(
+        "RecoWorld-v0", user_model="llm", llm=LocalChatModel(), llm_options={"max_tokens": 24}
+    )
     _, info = env.reset(seed=3)
     user = env.unwrapped.llm_user
-    user.max_tokens = 24
     template = info["mindset"]
     for turn in range(3):
         _, _, terminated, truncated, info = env.step(np.arange(10) + 10 * turn)
