@@ -7,13 +7,16 @@ Importing the package registers its environments with Gymnasium:
   them, loses patience, instructs the recommender and returns after a gap.
 * ``ConvRec-v0`` (:class:`recoworld.envs.ConvRecEnv`): multi-round conversational
   recommendation on a user-item-attribute graph (the CPR/SCPR protocol).
+* ``RecoChat-v0`` (:class:`recoworld.envs.recochat_env.RecoChatEnv`): natural-language
+  conversational recommendation for LLM agents, with a rule-based user or the ECPO AILO user
+  voiced by a language model.
 """
 
 from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"
 
-ENV_IDS: tuple[str, ...] = ("RecoWorld-v0", "ConvRec-v0")
+ENV_IDS: tuple[str, ...] = ("RecoWorld-v0", "ConvRec-v0", "RecoChat-v0")
 
 if "RecoWorld-v0" not in registry:
     register(
@@ -23,5 +26,7 @@ if "RecoWorld-v0" not in registry:
     )
 if "ConvRec-v0" not in registry:
     register(id="ConvRec-v0", entry_point="recoworld.envs.convrec_env:ConvRecEnv")
+if "RecoChat-v0" not in registry:
+    register(id="RecoChat-v0", entry_point="recoworld.envs.recochat_env:RecoChatEnv")
 
 __all__ = ["ENV_IDS", "__version__"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -10,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import gymnasium as gym
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import recoworld
 from recoworld.agents import AGENTS
@@ -24,6 +27,9 @@ app = typer.Typer(
 DEMO_AGENTS = ("random", "popular", "greedy", "instruction-greedy", "oracle")
 SB3_AGENTS = ("ppo", "maskable-ppo")
 """Agent names that load a trained Stable-Baselines3 model from ``--checkpoint``."""
+
+EXIT_STOPPED_EARLY = 3
+"""Exit code of ``recoworld evaluate`` when an LLM cost cap stopped the run before its end."""
 
 USER_MODEL_SUMMARY = (
     "Each episode is one simulated user from recoworld's latent-state model: a few interests in "
@@ -64,8 +70,34 @@ def main(
 def demo(
     episodes: Annotated[int, typer.Option(min=1, help="Episodes (users) per agent.")] = 30,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the first episode.")] = 0,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Instead: one short session with the LLM user and the LLM ranker on the "
+            "embedded model (or --model).",
+        ),
+    ] = False,
+    model: Annotated[
+        str, typer.Option(help="With --llm: 'local' (embedded) or a litellm model string.")
+    ] = "local",
+    turns: Annotated[int, typer.Option(min=1, help="With --llm: turns to play.")] = 6,
 ) -> None:
-    """Compare the baseline agents on RecoWorld-v0 and print a table with 95% intervals."""
+    """Compare the baseline agents on RecoWorld-v0 and print a table with 95% intervals.
+
+    With --llm, play a short RecoWorld session with language on both sides instead: the items
+    shown, the clicks, the user's mindset and instructions, and the model usage.
+    """
+    if llm:
+        from recoworld.demo import run_llm_demo
+        from recoworld.llm.local import LocalModelUnavailable
+
+        try:
+            run_llm_demo(_console(), llm=model, turns=turns, seed=seed)
+        except LocalModelUnavailable as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=1) from error
+        return
     from recoworld.evaluation import compare, comparison_table
 
     console = _console()
@@ -119,14 +151,34 @@ def evaluate(
         str | None,
         typer.Option(help="ConvRec-v0: interaction file whose (user, item) pairs are episodes."),
     ] = None,
+    trajectories: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.jsonl",
+            help="Write every reset and step (action, reward, info) as JSON Lines, flushed "
+            "after each episode.",
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate one agent and print its metrics with 95% confidence intervals."""
+    """Evaluate one agent and print its metrics with 95% confidence intervals.
+
+    If an LLM cost cap is spent mid-run, the run stops: the report of the episodes completed is
+    printed and written (--json, --plot, --trajectories), and the command exits with code 3.
+    """
     from recoworld.evaluation import evaluate as run_evaluation
 
     _check_env_id(env)
     if env == "ConvRec-v0":
         _evaluate_convrec(
-            agent, episodes, seed, json_path, plot, dataset_path, split_file, checkpoint
+            agent,
+            episodes,
+            seed,
+            json_path,
+            plot,
+            dataset_path,
+            split_file,
+            checkpoint,
+            trajectories,
         )
         return
     if dataset_path is not None or split_file is not None:
@@ -154,11 +206,14 @@ def evaluate(
             param_hint="'--checkpoint'",
         )
 
-    try:
-        report = run_evaluation(agent_spec, env, episodes, seed, progress=True, **env_kwargs)
-    except ValueError as error:
-        _fail(str(error))
-    _show_report(report, json_path, plot)
+    with _trajectory_writer(trajectories) as writer:
+        try:
+            report = run_evaluation(
+                agent_spec, env, episodes, seed, progress=True, trajectories=writer, **env_kwargs
+            )
+        except ValueError as error:
+            _fail(str(error))
+    _show_report(report, json_path, plot, trajectories)
 
 
 def _evaluate_convrec(
@@ -170,6 +225,7 @@ def _evaluate_convrec(
     dataset_path: Path | None,
     split_file: str | None,
     checkpoint: Path | None,
+    trajectories: Path | None,
 ) -> None:
     """``recoworld evaluate --env ConvRec-v0``: SR@k, AT and hDCG with 95% intervals.
 
@@ -208,11 +264,12 @@ def _evaluate_convrec(
         def agent_spec(env: Any) -> Any:
             return make_scpr_agent(env, checkpoint=checkpoint, seed=seed)
 
-    try:
-        report = evaluate_convrec(agent_spec, episodes, seed, **env_kwargs)
-    except (ValueError, FileNotFoundError) as error:
-        _fail(str(error))
-    _show_report(report, json_path, plot)
+    with _trajectory_writer(trajectories) as writer:
+        try:
+            report = evaluate_convrec(agent_spec, episodes, seed, trajectories=writer, **env_kwargs)
+        except (ValueError, FileNotFoundError) as error:
+            _fail(str(error))
+    _show_report(report, json_path, plot, trajectories)
 
 
 @app.command()
@@ -295,8 +352,38 @@ def envs() -> None:
         typer.echo(env_id)
 
 
-def _show_report(report: Any, json_path: Path | None, plot: Path | None) -> None:
-    """Print an evaluation report's table; write its JSON and plot where asked."""
+@contextmanager
+def _trajectory_writer(path: Path | None) -> Iterator[Any]:
+    """The ``--trajectories`` writer (``None`` without the option), closed on the way out.
+
+    It is opened before the run, so a path that cannot be written is reported as bad input
+    instead of failing the run later.
+    """
+    if path is None:
+        yield None
+        return
+    from recoworld.evaluation import TrajectoryWriter
+
+    try:
+        writer = TrajectoryWriter(path)
+    except OSError as error:
+        raise typer.BadParameter(
+            f"cannot write {str(path)!r}: {error.strerror or error}",
+            param_hint="'--trajectories'",
+        ) from None
+    with writer:
+        yield writer
+
+
+def _show_report(
+    report: Any, json_path: Path | None, plot: Path | None, trajectories: Path | None = None
+) -> None:
+    """Print an evaluation report's table; write its JSON and plot where asked.
+
+    A run that a cost cap stopped early is shown and written all the same (its report covers the
+    episodes completed); then the reason goes to stderr and the command exits with
+    :data:`EXIT_STOPPED_EARLY`.
+    """
     from recoworld.evaluation import plot_report
 
     console = _console()
@@ -305,6 +392,16 @@ def _show_report(report: Any, json_path: Path | None, plot: Path | None) -> None
         console.print(f"Wrote {report.to_json(json_path)}")
     if plot is not None:
         console.print(f"Wrote {plot_report(report, plot)}")
+    if trajectories is not None:
+        console.print(f"Wrote {trajectories}")
+    if report.stopped_early:
+        Console(stderr=True).print(
+            f"[bold red]Stopped early[/] after {report.episodes_completed} of "
+            f"{report.episodes_requested} episodes (episode {report.incomplete_episode} was cut "
+            f"short and left out of the metrics): {escape(str(report.stop_reason))}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_STOPPED_EARLY)
 
 
 def _console() -> Console:

@@ -1,4 +1,5 @@
-"""Evaluation: metrics with confidence intervals, seeded evaluation runs, reports and plots."""
+"""Evaluation: metrics with confidence intervals, seeded evaluation runs, reports and plots,
+LLM usage totals and trajectories written to disk as a run goes."""
 
 from recoworld.evaluation.convrec_metrics import CONVREC_METRICS, convrec_metrics, evaluate_convrec
 from recoworld.evaluation.evaluate import (
@@ -7,6 +8,7 @@ from recoworld.evaluation.evaluate import (
     METRIC_LABELS,
     RUN_METRICS,
     EvaluationReport,
+    UsageTotals,
     compare,
     comparison_table,
     evaluate,
@@ -20,6 +22,7 @@ from recoworld.evaluation.metrics import (
     novelty,
 )
 from recoworld.evaluation.plots import plot_report
+from recoworld.evaluation.trajectories import TrajectoryWriter, read_trajectories
 
 __all__ = [
     "COMPARISON_METRICS",
@@ -28,6 +31,8 @@ __all__ = [
     "METRIC_LABELS",
     "RUN_METRICS",
     "EvaluationReport",
+    "TrajectoryWriter",
+    "UsageTotals",
     "bootstrap_ci95",
     "catalog_coverage",
     "compare",
@@ -40,4 +45,5 @@ __all__ = [
     "mean_ci95",
     "novelty",
     "plot_report",
+    "read_trajectories",
 ]

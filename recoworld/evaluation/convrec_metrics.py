@@ -30,7 +30,14 @@ import gymnasium as gym
 import numpy as np
 
 from recoworld.agents.base import Agent
-from recoworld.evaluation.evaluate import EvaluationReport, build_agent, json_safe
+from recoworld.evaluation.evaluate import (
+    EvaluationReport,
+    TrajectoryTarget,
+    _open_trajectories,
+    _run_episodes,
+    build_agent,
+    json_safe,
+)
 from recoworld.evaluation.metrics import mean_ci95
 
 __all__ = [
@@ -123,6 +130,7 @@ def evaluate_convrec(
     *,
     pairs: np.ndarray | list[tuple[int, int]] | None = None,
     env_id: str = "ConvRec-v0",
+    trajectories: TrajectoryTarget | None = None,
     **env_kwargs: Any,
 ) -> EvaluationReport:
     """Play ``agent`` for ``episodes`` conversations of ``gym.make(env_id, **env_kwargs)``.
@@ -140,8 +148,14 @@ def evaluate_convrec(
     Returns an :class:`~recoworld.evaluation.EvaluationReport` whose metrics are
     :data:`CONVREC_METRICS` (hDCG uses the accepted rank the env reports), whose
     ``per_episode`` holds ``success_turn`` (-1 = failure), ``success_rank``, ``turns`` and
-    ``return``, and whose ``config`` has ``env_id``, ``agent``, ``episodes``, ``seed``,
-    ``max_turns`` and ``env_kwargs``.
+    ``return``, whose ``config`` has ``env_id``, ``agent``, ``episodes``, ``seed``,
+    ``max_turns`` and ``env_kwargs``, and whose ``usage`` sums the ``info["usage"]`` the env
+    reports (zeros for an env without one).
+
+    ``trajectories`` and a :class:`~recoworld.llm.CostCapExceeded` raised mid-run behave as in
+    :func:`~recoworld.evaluation.evaluate`: records go to disk after each episode, and a spent
+    cap stops the run with a report of the whole episodes (``stopped_early``); with none
+    complete, every metric is NaN.
     """
     if pairs is not None:
         pair_array = np.asarray(pairs)
@@ -156,39 +170,53 @@ def evaluate_convrec(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
 
-    env = gym.make(env_id, **env_kwargs)
-    try:
-        built = build_agent(agent, env, int(seed))
-        max_turns = int(env.unwrapped.max_turns)
-        per_episode = {
-            name: np.empty(int(episodes), np.float64)
-            for name in ("success_turn", "success_rank", "turns", "return")
-        }
-        for episode in range(int(episodes)):
-            options = (
-                None if pairs is None else {"pair": tuple(int(v) for v in pair_array[episode])}
-            )
-            observation, info = env.reset(seed=int(seed) + episode, options=options)
-            built.reset(seed=int(seed) + episode)
-            total, done = 0.0, False
-            while not done:
-                observation, reward, terminated, truncated, info = env.step(
-                    built.act(observation, info)
-                )
-                total += float(reward)
-                done = terminated or truncated
-            per_episode["success_turn"][episode] = info["turn"] if info["success"] else -1
-            per_episode["success_rank"][episode] = info["accepted_rank"] if info["success"] else 0
-            per_episode["turns"][episode] = info["turn"] if info["success"] else max_turns
-            per_episode["return"][episode] = total
-    finally:
-        env.close()
+    with _open_trajectories(trajectories) as writer:
+        env = gym.make(env_id, **env_kwargs)
+        try:
+            built = build_agent(agent, env, int(seed))
+            max_turns = int(env.unwrapped.max_turns)
+            per_episode = {
+                name: np.empty(int(episodes), np.float64)
+                for name in ("success_turn", "success_rank", "turns", "return")
+            }
 
-    summary = convrec_metrics(
-        per_episode["success_turn"].astype(np.int64),
-        max_turns,
-        np.maximum(per_episode["success_rank"], 1).astype(np.int64),
-    )
+            def record(episode: int, rewards: list[float], infos: list[dict[str, Any]]) -> None:
+                info = infos[-1]
+                per_episode["success_turn"][episode] = info["turn"] if info["success"] else -1
+                per_episode["success_rank"][episode] = (
+                    info["accepted_rank"] if info["success"] else 0
+                )
+                per_episode["turns"][episode] = info["turn"] if info["success"] else max_turns
+                per_episode["return"][episode] = sum(rewards)
+
+            def reset_options(episode: int) -> dict[str, Any] | None:
+                if pairs is None:
+                    return None
+                return {"pair": tuple(int(v) for v in pair_array[episode])}
+
+            outcome = _run_episodes(
+                env,
+                built,
+                int(episodes),
+                int(seed),
+                record,
+                writer=writer,
+                reset_options=reset_options,
+            )
+        finally:
+            env.close()
+
+    completed = outcome.episodes_completed
+    per_episode = {name: values[:completed] for name, values in per_episode.items()}
+    if completed:
+        summary = convrec_metrics(
+            per_episode["success_turn"].astype(np.int64),
+            max_turns,
+            np.maximum(per_episode["success_rank"], 1).astype(np.int64),
+        )
+    else:
+        nan = float("nan")
+        summary = {name: (nan, nan, nan) for name in CONVREC_METRICS if name != "return"}
     summary["return"] = mean_ci95(per_episode["return"])
     metrics = {name: value[0] for name, value in summary.items()}
     ci95 = {name: (value[1], value[2]) for name, value in summary.items()}
@@ -200,7 +228,16 @@ def evaluate_convrec(
         "max_turns": max_turns,
         "env_kwargs": json_safe(env_kwargs),
     }
-    return EvaluationReport(metrics=metrics, ci95=ci95, config=config, per_episode=per_episode)
+    return EvaluationReport(
+        metrics=metrics,
+        ci95=ci95,
+        config=config,
+        per_episode=per_episode,
+        usage=outcome.usage,
+        episodes_completed=completed,
+        stop_reason=outcome.stop_reason,
+        incomplete_episode=outcome.incomplete_episode,
+    )
 
 
 def _int_vector(values: Any, name: str) -> np.ndarray:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,15 @@ from recoworld.evaluation.metrics import (
     mean_ci95,
     novelty,
 )
+from recoworld.evaluation.trajectories import TrajectoryWriter
+from recoworld.llm import CostCapExceeded, Usage
 
 AgentSpec = str | Agent | Callable[[gym.Env], Agent]
 """An agent to evaluate: a registered name, an instance, or a factory called with the env."""
+
+TrajectoryTarget = str | os.PathLike[str] | TrajectoryWriter
+"""Where :func:`evaluate` writes trajectories: a ``.jsonl`` path (created, or emptied), or an open
+:class:`~recoworld.evaluation.trajectories.TrajectoryWriter` that the caller closes."""
 
 EPISODE_METRICS: dict[str, str] = {
     "return": "sum of rewards over the episode",
@@ -97,30 +104,173 @@ COMPARISON_METRICS: tuple[str, ...] = (
 _REQUIRED_INFO = ("slate", "clicks", "watch_time", "session_ended", "return_gap_days", "churned")
 
 
+USAGE_LABELS: dict[str, str] = {
+    "calls": "LLM calls",
+    "prompt_tokens": "Prompt tokens",
+    "completion_tokens": "Completion tokens",
+    "cost_usd": "LLM cost (USD)",
+    "latency_s": "LLM latency (s)",
+    "cache_hits": "LLM cache hits",
+    "calls_per_step": "LLM calls / step",
+    "tokens_per_step": "LLM tokens / step",
+}
+"""Row labels of the language-model usage in report tables."""
+
+_USAGE_FIELDS = (
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "latency_s",
+    "cache_hits",
+)
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Language-model usage summed over the resets and steps of a run.
+
+    Built from the ``info["usage"]`` dicts the env reports (RecoWorld-v0 reports what each step
+    cost; envs that report none count as zeros). ``steps`` counts the ``env.step`` calls that
+    returned, including those of an episode cut short by a cost cap: their calls were paid for.
+    ``latency_s`` is the sum of the calls' wall-clock latencies (calls that overlap each count
+    in full).
+
+    >>> totals = UsageTotals(calls=3, prompt_tokens=40, completion_tokens=20, steps=2)
+    >>> totals.calls_per_step, totals.tokens_per_step
+    (1.5, 30.0)
+    """
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    cache_hits: int = 0
+    steps: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def calls_per_step(self) -> float:
+        """Mean LLM calls per env step (NaN when no step was played)."""
+        return self.calls / self.steps if self.steps else float("nan")
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Mean prompt plus completion tokens per env step (NaN when no step was played)."""
+        return self.tokens / self.steps if self.steps else float("nan")
+
+    def as_dict(self) -> dict[str, int | float]:
+        """The totals, ``steps`` and the per-step means, as a plain dict."""
+        return {
+            **{name: getattr(self, name) for name in _USAGE_FIELDS},
+            "steps": self.steps,
+            "calls_per_step": self.calls_per_step,
+            "tokens_per_step": self.tokens_per_step,
+        }
+
+
+class _UsageTally:
+    """Adds up ``info["usage"]`` dicts as a run goes; :meth:`totals` reads the sum."""
+
+    def __init__(self) -> None:
+        self._usage = Usage()
+        self._steps = 0
+
+    def add(self, info: Mapping[str, Any], *, step: bool) -> None:
+        """Add the ``usage`` of one ``info`` (from a step when ``step``, else from a reset).
+
+        Raises:
+            ValueError: ``info["usage"]`` is not a dict of non-negative numbers.
+        """
+        if step:
+            self._steps += 1
+        usage = info.get("usage") if isinstance(info, Mapping) else None
+        if usage is None:
+            return
+        if isinstance(usage, Usage):
+            usage = usage.as_dict()
+        if not isinstance(usage, Mapping):
+            raise ValueError(
+                f"info['usage'] must be a dict with keys {list(_USAGE_FIELDS)}, "
+                f"got {type(usage).__name__}"
+            )
+        values: dict[str, Any] = {}
+        for name in _USAGE_FIELDS:
+            value = usage.get(name, 0)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float | np.integer | np.floating)
+                or not value >= 0
+            ):
+                raise ValueError(
+                    f"info['usage'][{name!r}] = {value!r} must be a non-negative number"
+                )
+            values[name] = float(value) if name in ("cost_usd", "latency_s") else int(value)
+        self._usage = self._usage + Usage(**values)
+
+    def totals(self) -> UsageTotals:
+        return UsageTotals(**self._usage.as_dict(), steps=self._steps)
+
+
 @dataclass(frozen=True, eq=False)
 class EvaluationReport:
     """The outcome of :func:`evaluate`.
+
+    A run that a :class:`~recoworld.llm.CostCapExceeded` stopped has ``stopped_early`` set: its
+    metrics cover the ``episodes_completed`` whole episodes only, ``incomplete_episode`` is the
+    index of the episode that was cut short, and ``stop_reason`` is the error's message.
 
     Attributes:
         metrics: metric name -> value (mean over episodes, or the run-level value).
         ci95: metric name -> ``(lo, hi)`` 95% interval (Student-t for per-episode metrics,
             percentile bootstrap over episodes for ``coverage`` and ``exposure_gini``).
-        config: ``env_id``, ``agent``, ``episodes``, ``seed`` and ``env_kwargs`` (JSON-safe).
-        per_episode: per-episode metric name -> ``(episodes,)`` float array (NaN = undefined).
+        config: ``env_id``, ``agent``, ``episodes`` (as asked), ``seed`` and ``env_kwargs``
+            (JSON-safe).
+        per_episode: per-episode metric name -> ``(episodes_completed,)`` float array
+            (NaN = undefined).
+        usage: language-model usage summed over every reset and step played.
+        episodes_completed: whole episodes played (``config["episodes"]`` unless stopped).
+        stop_reason: why the run stopped before ``config["episodes"]`` episodes, or ``None``.
+        incomplete_episode: index of the episode cut short when the run stopped, or ``None``.
     """
 
     metrics: dict[str, float]
     ci95: dict[str, tuple[float, float]]
     config: dict[str, Any]
     per_episode: dict[str, np.ndarray]
+    usage: UsageTotals = field(default_factory=UsageTotals)
+    episodes_completed: int | None = None
+    stop_reason: str | None = None
+    incomplete_episode: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.episodes_completed is None:
+            object.__setattr__(self, "episodes_completed", int(self.config["episodes"]))
 
     @property
     def agent(self) -> str:
         """Name of the evaluated agent."""
         return str(self.config["agent"])
 
+    @property
+    def stopped_early(self) -> bool:
+        """Whether the run stopped before playing every episode it was asked for."""
+        return self.stop_reason is not None
+
+    @property
+    def episodes_requested(self) -> int:
+        """Episodes the run was asked to play."""
+        return int(self.config["episodes"])
+
     def to_dict(self) -> dict[str, Any]:
-        """``{"metrics", "ci95", "config"}`` as JSON-safe values (NaN becomes ``None``)."""
+        """``{"metrics", "ci95", "config", "usage", "run"}`` as JSON-safe values (NaN becomes
+        ``None``); ``run`` holds ``episodes_requested``, ``episodes_completed``,
+        ``stopped_early``, ``stop_reason`` and ``incomplete_episode``."""
         return {
             "metrics": {name: _finite_or_none(value) for name, value in self.metrics.items()},
             "ci95": {
@@ -128,6 +278,14 @@ class EvaluationReport:
                 for name, (lo, hi) in self.ci95.items()
             },
             "config": json_safe(self.config),
+            "usage": json_safe(self.usage.as_dict()),
+            "run": {
+                "episodes_requested": self.episodes_requested,
+                "episodes_completed": self.episodes_completed,
+                "stopped_early": self.stopped_early,
+                "stop_reason": self.stop_reason,
+                "incomplete_episode": self.incomplete_episode,
+            },
         }
 
     def to_json(self, path: str | Path) -> Path:
@@ -138,10 +296,18 @@ class EvaluationReport:
         return target
 
     def table(self, title: str | None = None) -> Table:
-        """A rich table: one row per metric with its value and 95% interval."""
+        """A rich table: one row per metric with its value and 95% interval, then the LLM usage
+        (totals and per-step means); a stopped run says so in the title and caption."""
         config = self.config
+        if self.stopped_early:
+            episodes = (
+                f"stopped early after {self.episodes_completed} of {config['episodes']} episodes"
+            )
+        else:
+            episodes = f"{config['episodes']} episodes"
         table = Table(
-            title=title or f"{self.agent} on {config['env_id']} ({config['episodes']} episodes)"
+            title=title or f"{self.agent} on {config['env_id']} ({episodes})",
+            caption=f"Stopped early: {self.stop_reason}" if self.stopped_early else None,
         )
         table.add_column("Metric")
         table.add_column("Mean", justify="right")
@@ -153,6 +319,11 @@ class EvaluationReport:
                 format_number(value),
                 f"[{format_number(lo, like=value)}, {format_number(hi, like=value)}]",
             )
+        table.add_section()
+        usage = self.usage.as_dict()
+        for name, label in USAGE_LABELS.items():
+            kind = "per step" if name.endswith("_per_step") else "total"
+            table.add_row(label, format_usage(name, usage[name]), kind)
         return table
 
 
@@ -163,6 +334,7 @@ def evaluate(
     seed: int = 0,
     *,
     progress: bool = False,
+    trajectories: TrajectoryTarget | None = None,
     **env_kwargs: Any,
 ) -> EvaluationReport:
     """Play ``agent`` for ``episodes`` episodes of ``gym.make(env_id, **env_kwargs)``.
@@ -175,18 +347,36 @@ def evaluate(
     ``session_ended``, ``return_gap_days``, ``churned``) and have ``env.unwrapped.catalog``.
 
     Metrics are listed in :data:`EPISODE_METRICS` and :data:`RUN_METRICS`. The bootstrap for the
-    run-level ones uses ``numpy.random.default_rng(seed)``. ``progress=True`` shows a rich
-    progress bar on stderr.
+    run-level ones uses ``numpy.random.default_rng(seed)``. ``report.usage`` sums the
+    ``info["usage"]`` the env reports at every reset and step (language-model calls, tokens,
+    cost, latency, cache hits). ``progress=True`` shows a rich progress bar on stderr.
+
+    With ``trajectories`` (a ``.jsonl`` path, or a
+    :class:`~recoworld.evaluation.trajectories.TrajectoryWriter`) every reset and step is
+    written to disk as the run goes, and flushed after each episode; see
+    :mod:`recoworld.evaluation.trajectories` for the record format.
+
+    A :class:`~recoworld.llm.CostCapExceeded` raised while an episode plays (by the env or the
+    agent) stops the run cleanly: the episodes already completed make the report, which says
+    ``stopped_early`` and why; the episode cut short is left out of the metrics and written to
+    the trajectories marked incomplete. Any other exception propagates, after the trajectories
+    written so far (and the cut-short episode, marked incomplete) are flushed to disk.
 
     Raises:
         ValueError: ``episodes`` is not a positive integer, ``seed`` is not a non-negative
-            integer, the agent name is unknown, or the env lacks the ``info`` keys above.
+            integer, the agent name is unknown, ``trajectories`` is neither a path nor a
+            writer, or the env lacks the ``info`` keys above or reports a malformed
+            ``info["usage"]``.
     """
-    if progress:
-        with _progress_bar() as bar:
-            task = bar.add_task(_agent_label(agent), total=episodes)
-            return _evaluate(agent, env_id, episodes, seed, env_kwargs, lambda: bar.advance(task))
-    return _evaluate(agent, env_id, episodes, seed, env_kwargs, None)
+    _check_run(episodes, seed)
+    with _open_trajectories(trajectories) as writer:
+        if progress:
+            with _progress_bar() as bar:
+                task = bar.add_task(_agent_label(agent), total=episodes)
+                return _evaluate(
+                    agent, env_id, episodes, seed, env_kwargs, lambda: bar.advance(task), writer
+                )
+        return _evaluate(agent, env_id, episodes, seed, env_kwargs, None, writer)
 
 
 def compare(
@@ -196,35 +386,49 @@ def compare(
     seed: int = 0,
     *,
     progress: bool = False,
+    trajectories: TrajectoryTarget | None = None,
     **env_kwargs: Any,
 ) -> dict[str, EvaluationReport]:
     """:func:`evaluate` each agent on the same seeds; reports keyed by agent name, in order.
 
-    A name that occurs twice gets a suffix (``greedy``, ``greedy#2``).
+    A name that occurs twice gets a suffix (``greedy``, ``greedy#2``). All agents' trajectories
+    go to the one ``trajectories`` file (each record names its agent). When a cost cap stops an
+    agent's run, the comparison stops there too (the cap is spent for every agent that would
+    follow): the reports returned are those of the agents played so far, the last of them
+    ``stopped_early``.
     """
     if not agents:
         raise ValueError("compare needs at least one agent")
+    _check_run(episodes, seed)
     reports: dict[str, EvaluationReport] = {}
 
-    def run(agent: AgentSpec, advance: Callable[[], None] | None) -> None:
-        report = _evaluate(agent, env_id, episodes, seed, env_kwargs, advance)
+    def run(
+        agent: AgentSpec, advance: Callable[[], None] | None, writer: TrajectoryWriter | None
+    ) -> bool:
+        report = _evaluate(agent, env_id, episodes, seed, env_kwargs, advance, writer)
         key, copy = report.agent, 2
         while key in reports:
             key, copy = f"{report.agent}#{copy}", copy + 1
         reports[key] = report
+        return not report.stopped_early
 
-    if progress:
-        with _progress_bar() as bar:
-            tasks = [
-                bar.add_task(_agent_label(agent), total=episodes, start=False) for agent in agents
-            ]
-            for agent, task in zip(agents, tasks, strict=True):
-                bar.start_task(task)
-                run(agent, lambda task=task: bar.advance(task))
-                bar.stop_task(task)
-    else:
-        for agent in agents:
-            run(agent, None)
+    with _open_trajectories(trajectories) as writer:
+        if progress:
+            with _progress_bar() as bar:
+                tasks = [
+                    bar.add_task(_agent_label(agent), total=episodes, start=False)
+                    for agent in agents
+                ]
+                for agent, task in zip(agents, tasks, strict=True):
+                    bar.start_task(task)
+                    go_on = run(agent, lambda task=task: bar.advance(task), writer)
+                    bar.stop_task(task)
+                    if not go_on:
+                        break
+        else:
+            for agent in agents:
+                if not run(agent, None, writer):
+                    break
     return reports
 
 
@@ -232,22 +436,31 @@ def comparison_table(
     reports: dict[str, EvaluationReport],
     metrics: Sequence[str] = COMPARISON_METRICS,
     title: str | None = None,
+    *,
+    usage: bool | None = None,
 ) -> Table:
     """A rich table with one row per metric and one column per agent.
 
     Each cell is ``mean ± half-width`` of the 95% interval; for the bootstrap intervals
     (coverage, Gini), which need not be symmetric, the half-width is ``(hi - lo) / 2``.
+    ``usage=True`` adds the language-model usage (calls, tokens, cost and per-step means);
+    ``None`` adds it when some agent's run made an LLM call or hit the cache. When a run
+    stopped early, a row gives the episodes each agent completed, and the caption says why.
     """
     if not reports:
         raise ValueError("comparison_table needs at least one report")
     first = next(iter(reports.values())).config
+    stopped = [(name, r) for name, r in reports.items() if r.stopped_early]
     table = Table(
         title=title
-        or f"{first['env_id']}: mean ± 95% CI half-width over {first['episodes']} episodes"
+        or f"{first['env_id']}: mean ± 95% CI half-width over {first['episodes']} episodes",
+        caption="; ".join(f"{name} stopped early: {r.stop_reason}" for name, r in stopped) or None,
     )
     table.add_column("Metric")
     for name in reports:
         table.add_column(name, justify="right")
+    if stopped:
+        table.add_row("Episodes completed", *(str(r.episodes_completed) for r in reports.values()))
     for metric in metrics:
         cells = []
         for report in reports.values():
@@ -259,6 +472,20 @@ def comparison_table(
             half = (hi - lo) / 2.0
             cells.append(f"{format_number(value)} ± {format_number(half, like=value)}")
         table.add_row(METRIC_LABELS.get(metric, metric), *cells)
+    if usage is None:
+        usage = any(r.usage.calls or r.usage.cache_hits for r in reports.values())
+    if usage:
+        table.add_section()
+        for name in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+            table.add_row(
+                USAGE_LABELS[name],
+                *(format_usage(name, getattr(r.usage, name)) for r in reports.values()),
+            )
+        for name in ("calls_per_step", "tokens_per_step"):
+            table.add_row(
+                USAGE_LABELS[name],
+                *(format_usage(name, getattr(r.usage, name)) for r in reports.values()),
+            )
     return table
 
 
@@ -275,7 +502,120 @@ def format_number(value: float, like: float | None = None) -> str:
     return f"{value:.{decimals}f}"
 
 
+def format_usage(name: str, value: float) -> str:
+    """One usage figure for a table: counts with thousands separators, cost in dollars to the
+    hundredth of a cent, latency in seconds, per-step means as :func:`format_number`.
+
+    >>> format_usage("prompt_tokens", 12345), format_usage("cost_usd", 0.01234)
+    ('12,345', '$0.0123')
+    """
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if name == "cost_usd":
+        return f"${value:.4f}"
+    if name == "latency_s":
+        return f"{value:.2f}"
+    if name.endswith("_per_step"):
+        return format_number(value)
+    return f"{int(value):,}"
+
+
 # --------------------------------------------------------------------------- internals
+
+
+def _check_run(episodes: Any, seed: Any) -> None:
+    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
+        raise ValueError(f"episodes={episodes!r} must be a positive integer (at least 1)")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+
+
+@contextmanager
+def _open_trajectories(target: TrajectoryTarget | None) -> Iterator[TrajectoryWriter | None]:
+    """The writer for ``target``: opened and closed here for a path, lent for a writer."""
+    if target is None:
+        yield None
+    elif isinstance(target, TrajectoryWriter):
+        if target.closed:
+            raise ValueError(f"trajectories={target!r} is closed")
+        try:
+            yield target
+        finally:
+            target.end_episode(complete=False)
+            target.flush()
+    elif isinstance(target, str | os.PathLike):
+        with TrajectoryWriter(target) as writer:
+            yield writer
+    else:
+        raise ValueError(f"trajectories={target!r} must be a .jsonl path or a TrajectoryWriter")
+
+
+@dataclass(frozen=True)
+class _RunOutcome:
+    """How a loop of :func:`_run_episodes` ended."""
+
+    episodes_completed: int
+    usage: UsageTotals
+    stop_reason: str | None = None
+    incomplete_episode: int | None = None
+
+
+def _run_episodes(
+    env: gym.Env,
+    agent: Agent,
+    episodes: int,
+    seed: int,
+    on_episode: Callable[[int, list[float], list[dict[str, Any]]], None],
+    *,
+    advance: Callable[[], None] | None = None,
+    writer: TrajectoryWriter | None = None,
+    reset_options: Callable[[int], dict[str, Any] | None] | None = None,
+) -> _RunOutcome:
+    """Play seeded episodes; call ``on_episode(index, rewards, step_infos)`` after each whole one.
+
+    Sums ``info["usage"]``, records trajectories, and stops cleanly on
+    :class:`~recoworld.llm.CostCapExceeded` (the episode it cut short is not passed to
+    ``on_episode``); any other exception propagates after the writer has the cut-short episode
+    (marked incomplete) on disk.
+    """
+    tally = _UsageTally()
+    for episode in range(episodes):
+        episode_seed = seed + episode
+        if writer is not None:
+            writer.begin_episode(episode, episode_seed, agent.name)
+        rewards: list[float] = []
+        infos: list[dict[str, Any]] = []
+        try:
+            options = None if reset_options is None else reset_options(episode)
+            observation, info = env.reset(seed=episode_seed, options=options)
+            tally.add(info, step=False)
+            if writer is not None:
+                writer.record_reset(info)
+            agent.reset(seed=episode_seed)
+            done = False
+            while not done:
+                action = agent.act(observation, info)
+                observation, reward, terminated, truncated, info = env.step(action)
+                tally.add(info, step=True)
+                if writer is not None:
+                    writer.record_step(action, reward, terminated, truncated, info)
+                rewards.append(float(reward))
+                infos.append(info)
+                done = bool(terminated or truncated)
+        except CostCapExceeded as error:
+            if writer is not None:
+                writer.end_episode(complete=False)
+            return _RunOutcome(episode, tally.totals(), str(error), episode)
+        except BaseException:
+            if writer is not None:
+                writer.end_episode(complete=False)
+            raise
+        if writer is not None:
+            writer.end_episode(complete=True)
+        on_episode(episode, rewards, infos)
+        if advance is not None:
+            advance()
+    return _RunOutcome(episodes, tally.totals())
 
 
 def _evaluate(
@@ -285,18 +625,23 @@ def _evaluate(
     seed: int,
     env_kwargs: dict[str, Any],
     advance: Callable[[], None] | None,
+    writer: TrajectoryWriter | None,
 ) -> EvaluationReport:
-    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
-        raise ValueError(f"episodes={episodes!r} must be a positive integer (at least 1)")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    _check_run(episodes, seed)
+    episodes, seed = int(episodes), int(seed)
     env = gym.make(env_id, **env_kwargs)
     try:
         agent = build_agent(agent_spec, env, seed)
-        per_episode, exposure = _play(env, agent, int(episodes), int(seed), advance)
+        recorder = _RecoWorldRecorder(env.unwrapped.catalog, episodes)
+        outcome = _run_episodes(
+            env, agent, episodes, seed, recorder.record, advance=advance, writer=writer
+        )
     finally:
         env.close()
 
+    completed = outcome.episodes_completed
+    per_episode = {name: values[:completed] for name, values in recorder.per_episode.items()}
+    exposure = recorder.exposure[:completed]
     metrics: dict[str, float] = {}
     ci95: dict[str, tuple[float, float]] = {}
     for name, values in per_episode.items():
@@ -308,16 +653,28 @@ def _evaluate(
         "exposure_gini": lambda counts: gini(counts.sum(axis=0)),
     }
     for name, statistic in run_statistics.items():
-        metrics[name] = statistic(exposure)
-        ci95[name] = bootstrap_ci95(exposure, statistic, rng)
+        if completed:
+            metrics[name] = statistic(exposure)
+            ci95[name] = bootstrap_ci95(exposure, statistic, rng)
+        else:
+            metrics[name], ci95[name] = float("nan"), (float("nan"), float("nan"))
     config = {
         "env_id": env_id,
         "agent": agent.name,
-        "episodes": int(episodes),
-        "seed": int(seed),
+        "episodes": episodes,
+        "seed": seed,
         "env_kwargs": json_safe(env_kwargs),
     }
-    return EvaluationReport(metrics=metrics, ci95=ci95, config=config, per_episode=per_episode)
+    return EvaluationReport(
+        metrics=metrics,
+        ci95=ci95,
+        config=config,
+        per_episode=per_episode,
+        usage=outcome.usage,
+        episodes_completed=completed,
+        stop_reason=outcome.stop_reason,
+        incomplete_episode=outcome.incomplete_episode,
+    )
 
 
 def build_agent(spec: AgentSpec, env: gym.Env, seed: int) -> Agent:
@@ -338,41 +695,28 @@ def build_agent(spec: AgentSpec, env: gym.Env, seed: int) -> Agent:
     raise ValueError(f"agent={spec!r} is not an agent name, an Agent or a callable env -> Agent")
 
 
-def _play(
-    env: gym.Env,
-    agent: Agent,
-    episodes: int,
-    seed: int,
-    advance: Callable[[], None] | None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Roll out the episodes; per-episode metric arrays and ``(episodes, n_items)`` exposure."""
-    catalog = env.unwrapped.catalog
-    n_items = catalog.n_items
-    # Row ``n_items`` is a zero embedding, so indexing with an empty slot (-1) finds no item.
-    padded_embeddings = np.vstack(
-        [catalog.embeddings.astype(np.float64), np.zeros((1, catalog.embedding_dim))]
-    )
-    popularity = catalog.popularity
-    per_episode = {name: np.empty(episodes, np.float64) for name in EPISODE_METRICS}
-    exposure = np.zeros((episodes, n_items), np.int32)
+class _RecoWorldRecorder:
+    """Per-episode RecoWorld metrics and item exposure, filled one whole episode at a time."""
 
-    for episode in range(episodes):
-        observation, info = env.reset(seed=seed + episode)
-        agent.reset(seed=seed + episode)
-        total_return = watch_time = 0.0
-        clicks = instructions = turns = sessions_ended = 0
+    def __init__(self, catalog: Any, episodes: int) -> None:
+        self.n_items = catalog.n_items
+        # Row ``n_items`` is a zero embedding, so indexing with an empty slot (-1) finds no item.
+        self.padded_embeddings = np.vstack(
+            [catalog.embeddings.astype(np.float64), np.zeros((1, catalog.embedding_dim))]
+        )
+        self.popularity = catalog.popularity
+        self.per_episode = {name: np.empty(episodes, np.float64) for name in EPISODE_METRICS}
+        self.exposure = np.zeros((episodes, self.n_items), np.int32)
+        """``(episodes, n_items)`` times each item was shown in each episode."""
+
+    def record(self, episode: int, rewards: list[float], infos: list[dict[str, Any]]) -> None:
+        if episode == 0:
+            _check_info(infos[0])
+        clicks = instructions = sessions_ended = 0
+        watch_time = 0.0
         gaps: list[float] = []
-        churned = done = False
-        slates: list[np.ndarray] = []
-        while not done:
-            observation, reward, terminated, truncated, info = env.step(
-                agent.act(observation, info)
-            )
-            if turns == 0 and episode == 0:
-                _check_info(info)
-            turns += 1
-            total_return += reward
-            slates.append(info["slate"])
+        churned = False
+        for info in infos:
             clicks += len(info["clicks"])
             watch_time += info["watch_time"]
             if info["session_ended"]:
@@ -382,15 +726,14 @@ def _play(
             churned = churned or info["churned"]
             if info.get("instruction") is not None:
                 instructions += 1
-            done = terminated or truncated
-
-        slate_rows = np.stack(slates)
+        turns = len(infos)
+        slate_rows = np.stack([info["slate"] for info in infos])
         shown = slate_rows[slate_rows >= 0]
-        exposure[episode] = np.bincount(shown, minlength=n_items)
+        self.exposure[episode] = np.bincount(shown, minlength=self.n_items)
         # An episode cut off mid-session (a time limit) still counts that session.
-        sessions = sessions_ended + (0 if info["session_ended"] else 1)
-        values = per_episode
-        values["return"][episode] = total_return
+        sessions = sessions_ended + (0 if infos[-1]["session_ended"] else 1)
+        values = self.per_episode
+        values["return"][episode] = sum(rewards)
         values["clicks"][episode] = clicks
         values["ctr"][episode] = clicks / shown.size if shown.size else np.nan
         values["watch_time"][episode] = watch_time
@@ -399,14 +742,11 @@ def _play(
         values["return_gap_days"][episode] = np.mean(gaps) if gaps else np.nan
         values["churn_rate"][episode] = float(churned)
         values["intra_list_diversity"][episode] = _nanmean(
-            intra_list_diversity(padded_embeddings[slate_rows])
+            intra_list_diversity(self.padded_embeddings[slate_rows])
         )
-        values["novelty"][episode] = novelty(shown, popularity)
+        values["novelty"][episode] = novelty(shown, self.popularity)
         values["wasted_slots"][episode] = slate_rows.size - shown.size
         values["instructions"][episode] = instructions
-        if advance is not None:
-            advance()
-    return per_episode, exposure
 
 
 def _check_info(info: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ validated against a pydantic model or a JSON schema, out; with the :class:`Usage
   llama-cpp-python (the ``llm`` extra); ``recoworld llm serve`` serves it over HTTP.
 
 :func:`make_chat_model` builds one from a spec (``"local"`` or a litellm model string) with an
-optional cache and cost cap. Wrappers compose, e.g. ``MeteredChatModel(CachedChatModel(LiteLLMChatModel(...), cache), meter)``.
+optional cache and cost cap. Wrappers compose, e.g.
+``MeteredChatModel(CachedChatModel(LiteLLMChatModel(...), cache), meter)``.
 """
 
 from recoworld.llm.base import (

@@ -8,8 +8,12 @@ the internet.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import logging
+import math
 import os
+import random
 import threading
 import time
 import weakref
@@ -54,17 +58,27 @@ class LiteLLMChatModel(BaseChatModel):
     never takes, stores or logs one.
 
     Provider errors that may pass (timeouts, connection errors, HTTP 408/409/429/5xx) are retried
-    up to ``max_retries`` times with exponential backoff (``backoff_s``, doubling, capped at
-    ``max_backoff_s``); others (bad request, authentication) fail at once. Either way the failure
-    is raised as :class:`~recoworld.llm.base.ProviderError` naming the model and the cause.
+    up to ``max_retries`` times; others (bad request, authentication) fail at once. Either way
+    the failure is raised as :class:`~recoworld.llm.base.ProviderError` naming the model and the
+    cause. The wait before retry ``k`` is:
+
+    - what the provider asked for, when the error's response carries a ``Retry-After`` header
+      (seconds, or an HTTP date; ``retry-after-ms`` is read too), capped at ``max_backoff_s``;
+    - otherwise "full jitter" exponential backoff: uniform in ``[0, b]`` with
+      ``b = min(backoff_s * 2**(k - 1), max_backoff_s)``, so that many simulated users throttled
+      at once do not all retry at the same instant. The draws come from a
+      :class:`random.Random` of this object seeded with ``retry_seed``, never from global or OS
+      randomness, so a run's waits are reproducible.
 
     Args:
         model: litellm model string, ``provider/model``.
         api_base: Base URL of the server, for self-hosted or local providers.
         timeout: Seconds one request may take.
         max_retries: Retries after a retryable provider error (0 = one attempt only).
-        backoff_s: Wait before the first retry; doubles on each further retry.
-        max_backoff_s: Longest wait between two retries.
+        backoff_s: Upper bound of the wait before the first retry; doubles on each further
+            retry.
+        max_backoff_s: Longest wait between two retries (the cap of ``Retry-After`` too).
+        retry_seed: Seed of the jitter generator.
         max_concurrency: Requests in flight at once from this object, over threads (sync path)
             and per event loop (async path).
         max_parse_retries: Re-asks after an answer that does not match the schema.
@@ -85,6 +99,7 @@ class LiteLLMChatModel(BaseChatModel):
         max_retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
+        retry_seed: int = 0,
         max_concurrency: int = 8,
         max_parse_retries: int = 2,
         native_json_schema: bool = False,
@@ -101,6 +116,8 @@ class LiteLLMChatModel(BaseChatModel):
             raise ValueError(
                 f"backoff_s and max_backoff_s must be >= 0, got {backoff_s}, {max_backoff_s}"
             )
+        if isinstance(retry_seed, bool) or not hasattr(retry_seed, "__index__"):
+            raise ValueError(f"retry_seed must be an int, got {retry_seed!r}")
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if max_parse_retries < 0:
@@ -128,6 +145,9 @@ class LiteLLMChatModel(BaseChatModel):
         self.max_retries = max_retries
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
+        self.retry_seed = int(retry_seed)
+        self._retry_rng = random.Random(self.retry_seed)
+        self._retry_lock = threading.Lock()
         self.max_concurrency = max_concurrency
         self.max_parse_retries = max_parse_retries
         self.native_json_schema = native_json_schema
@@ -219,19 +239,28 @@ class LiteLLMChatModel(BaseChatModel):
         return (openai.OpenAIError, self._litellm.exceptions.APIError)
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
+        """The jittered wait after failed attempt ``attempt`` (1-based): uniform in
+        ``[0, min(backoff_s * 2**(attempt - 1), max_backoff_s)]``."""
+        bound = min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
+        with self._retry_lock:
+            return self._retry_rng.uniform(0.0, bound)
 
     def _on_failure(self, error: BaseException, attempt: int) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give up."""
         if attempt > self.max_retries or not self._retryable(error):
             return None
-        wait = self._backoff(attempt)
+        asked = retry_after_s(error)
+        if asked is not None:
+            wait, why = min(asked, self.max_backoff_s), "as the provider's Retry-After asks"
+        else:
+            wait, why = self._backoff(attempt), "with jittered backoff"
         logger.warning(
-            "LLM call to %s failed (attempt %d of %d), retrying in %.2fs: %s",
+            "LLM call to %s failed (attempt %d of %d), retrying in %.2fs (%s): %s",
             self.model_name,
             attempt,
             self.max_retries + 1,
             wait,
+            why,
             redact_secrets(f"{type(error).__name__}: {error}"),
         )
         return wait
@@ -293,3 +322,64 @@ class LiteLLMChatModel(BaseChatModel):
             if wait is None:
                 raise ProviderError(self.model_name, failure, attempts=attempt) from failure
             await asyncio.sleep(wait)
+
+
+def retry_after_s(error: BaseException) -> float | None:
+    """Seconds a provider asked to wait before the next request, from the error's headers.
+
+    Looks at the headers litellm attaches to its exceptions (``litellm_response_headers``), then
+    at the HTTP response's (``error.response.headers``), then at ``error.headers``; in each, reads
+    ``retry-after-ms`` (milliseconds), then ``retry-after`` (seconds, or an HTTP date). Returns
+    ``None`` when no header gives a finite, non-negative wait (a date in the past counts as 0).
+
+    >>> class Throttled(Exception):
+    ...     headers = {"Retry-After": "2.5"}
+    >>> retry_after_s(Throttled()), retry_after_s(ValueError())
+    (2.5, None)
+    """
+    response = getattr(error, "response", None)
+    sources = (
+        getattr(error, "litellm_response_headers", None),
+        getattr(response, "headers", None) if response is not None else None,
+        getattr(error, "headers", None),
+    )
+    for headers in sources:
+        if headers is None or not hasattr(headers, "items"):
+            continue
+        try:
+            values = {str(key).lower(): str(value) for key, value in headers.items()}
+        except Exception:  # a headers object that cannot be read is as good as none
+            continue
+        wait = _parse_retry_after(values)
+        if wait is not None:
+            return wait
+    return None
+
+
+def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    milliseconds = _finite_non_negative(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return milliseconds / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _finite_non_negative(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP date is in GMT all the same
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _finite_non_negative(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None

@@ -1,5 +1,13 @@
 """User simulators. They know nothing of Gymnasium; environments adapt them."""
 
+from recoworld.simulators.ailo import (
+    AILOAnswer,
+    AILOPersona,
+    AILOProfile,
+    AILOUser,
+    UserReply,
+    sample_ailo_user,
+)
 from recoworld.simulators.config import UserModelConfig
 from recoworld.simulators.instruction import InstructionVoice, ReflectiveInstruction, TemplateVoice
 from recoworld.simulators.latent import (
@@ -30,6 +38,10 @@ from recoworld.simulators.llm_voice import LLMVoice, names_a_topic
 
 __all__ = [
     "DECISION_MODES",
+    "AILOAnswer",
+    "AILOPersona",
+    "AILOProfile",
+    "AILOUser",
     "Decision",
     "InstructionVoice",
     "LLMUser",
@@ -40,6 +52,7 @@ __all__ = [
     "TurnOutcome",
     "TurnView",
     "UserModelConfig",
+    "UserReply",
     "begin_session",
     "boredom_after",
     "cascade_review",
@@ -50,6 +63,7 @@ __all__ = [
     "names_a_topic",
     "patience_after",
     "return_hazard",
+    "sample_ailo_user",
     "sample_users",
     "step_users",
     "template_mindset",

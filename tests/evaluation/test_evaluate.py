@@ -81,11 +81,18 @@ def test_oracle_beats_random_by_a_real_margin():
     assert [column.header for column in table.columns] == ["Metric", "random", "oracle"]
 
 
-def test_json_has_exactly_three_keys(tmp_path):
+def test_json_has_exactly_the_report_keys(tmp_path):
     report = evaluate("popular", episodes=2, seed=0, **SMALL)
     path = report.to_json(tmp_path / "nested" / "report.json")
     data = json.loads(path.read_text())
-    assert set(data) == {"metrics", "ci95", "config"}
+    assert set(data) == {"metrics", "ci95", "config", "usage", "run"}
+    assert data["run"] == {
+        "episodes_requested": 2,
+        "episodes_completed": 2,
+        "stopped_early": False,
+        "stop_reason": None,
+        "incomplete_episode": None,
+    }
     assert data["metrics"]["clicks"] == pytest.approx(report.metrics["clicks"])
     assert data["ci95"]["coverage"] == list(report.ci95["coverage"])
     assert data["config"]["agent"] == "popular"
