@@ -180,6 +180,9 @@ def part_concurrency(args: argparse.Namespace) -> dict:
         results["in_process"][n] = _population_turns(envs, args.population_steps, args.seed)
         envs.close()
     if not args.no_server:
+        # The OpenAI client insists on a key; the local server ignores it. A real key already in
+        # the environment is left as it is (and never printed).
+        os.environ.setdefault("OPENAI_API_KEY", "sk-local-server-needs-no-key")
         port = _free_port()
         process = subprocess.Popen(
             server_command(port=port, alias="smollm2"),

@@ -215,6 +215,25 @@ class LLMUserBatch:
         self._loop = None
 
 
+class UsageSince:
+    """Model usage of the language sources of an env (voice, LLM users) since the last read."""
+
+    def __init__(self, *sources: object) -> None:
+        self.sources = sources
+        self._reported = Usage()
+
+    def step(self) -> dict[str, int | float]:
+        """Usage since the previous call, as ``info["usage"]`` (zeros without a model)."""
+        total = Usage()
+        for source in self.sources:
+            usage = getattr(source, "usage", None)
+            if isinstance(usage, Usage):
+                total = total + usage
+        before = self._reported.as_dict()
+        self._reported = total
+        return {key: value - before[key] for key, value in total.as_dict().items()}
+
+
 def _spawn(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
     """``n`` generators drawn in user order from ``rng``, so concurrency never changes seeds."""
     return [np.random.default_rng(int(seed)) for seed in rng.integers(2**63, size=n)]

@@ -17,8 +17,8 @@ from recoworld.envs.core import (
     default_catalog,
     info_for_row,
 )
-from recoworld.envs.llm_users import LLMUserBatch
-from recoworld.llm.base import ChatModel, Usage
+from recoworld.envs.llm_users import LLMUserBatch, UsageSince
+from recoworld.llm.base import ChatModel
 from recoworld.llm.cache import ResponseCache
 from recoworld.llm.factory import make_chat_model
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
@@ -307,7 +307,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             self.core.observation_space, text_encoder, structured_instruction
         )
         self._last: StepResult | None = None
-        self._usage_reported: dict[str, int | float] = {}
+        self._usage = UsageSince(self.core.voice, self.llm_users)
         self._standing_text: str | None = None
 
     def reset(
@@ -406,20 +406,8 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             info["llm_decision"] = None
         if self.text_encoder is not None:
             obs["instruction_text"] = self.text_encoder.encode([self._standing_text or ""])[0]
-        info["usage"] = self._usage_since_last_step()
+        info["usage"] = self._usage.step()
         return obs, info
-
-    def _usage_since_last_step(self) -> dict[str, int | float]:
-        """Language-model usage of this step (the voice's calls; zeros for a template voice)."""
-        total_usage = Usage()
-        for source in (self.core.voice, self.llm_users):
-            usage = getattr(source, "usage", None)
-            if isinstance(usage, Usage):
-                total_usage = total_usage + usage
-        total = total_usage.as_dict()
-        step = {key: value - self._usage_reported.get(key, 0) for key, value in total.items()}
-        self._usage_reported = total
-        return step
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

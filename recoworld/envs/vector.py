@@ -16,7 +16,7 @@ from gymnasium.vector.utils import batch_space
 
 from recoworld.catalog import Catalog
 from recoworld.envs.core import StepResult
-from recoworld.envs.llm_users import LLMUserBatch
+from recoworld.envs.llm_users import LLMUserBatch, UsageSince
 from recoworld.envs.recoworld_env import (
     ObsType,
     action_space,
@@ -28,7 +28,7 @@ from recoworld.envs.recoworld_env import (
     text_observation_space,
     validate_scores,
 )
-from recoworld.llm.base import ChatModel, Usage
+from recoworld.llm.base import ChatModel
 from recoworld.llm.cache import ResponseCache
 from recoworld.llm.factory import make_chat_model
 from recoworld.simulators import InstructionVoice, UserModelConfig
@@ -155,7 +155,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             )
         self._language = self.llm_users is not None or text_encoder is not None
         self._standing: list[str | None] = [None] * num_envs
-        self._usage_reported = Usage()
+        self._usage = UsageSince(self.core.voice, self.llm_users)
         self.single_observation_space = text_observation_space(
             self.core.observation_space, text_encoder, structured_instruction
         )
@@ -288,17 +288,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             obs["instruction_text"] = self.text_encoder.encode(
                 [text or "" for text in self._standing]
             )
-        total = Usage()
-        for source in (self.core.voice, self.llm_users):
-            usage = getattr(source, "usage", None)
-            if isinstance(usage, Usage):
-                total = total + usage
-        step = {
-            key: value - getattr(self._usage_reported, key)
-            for key, value in total.as_dict().items()
-        }
-        self._usage_reported = total
-        infos["usage"] = step
+        infos["usage"] = self._usage.step()
 
     def close(self, **kwargs: Any) -> None:
         if self.llm_users is not None:
