@@ -31,7 +31,15 @@ from recoworld.agents.base import Agent
 from recoworld.catalog import Catalog
 from recoworld.envs.recochat_env import AttributeMatcher, clean_utterance, item_slots
 from recoworld.graph import AttributeGraph, attribute_entropy
-from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, MalformedOutputError, Usage
+from recoworld.llm.base import (
+    ChatModel,
+    CostCapExceeded,
+    LLMError,
+    MalformedOutputError,
+    Usage,
+    check_min_int,
+    check_temperature,
+)
 from recoworld.text import words
 
 __all__ = [
@@ -381,14 +389,8 @@ class LLMChatRecommender(_ChatAgentBase):
             ("max_tokens", max_tokens, 1),
             ("max_utterance_chars", max_utterance_chars, 1),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, int | float)
-            or not 0.0 <= temperature <= 2.0
-        ):
-            raise ValueError(f"temperature={temperature!r} must be a number in [0, 2]")
+            check_min_int(name, value, low)
+        check_temperature(temperature)
         if on_llm_error not in _ON_LLM_ERROR:
             raise ValueError(f"on_llm_error={on_llm_error!r} must be one of {_ON_LLM_ERROR}")
         self.model = model

@@ -267,6 +267,23 @@ class BaseChatModel(ABC):
         )
 
 
+# --- settings -------------------------------------------------------------------------------
+
+
+def check_min_int(name: str, value: Any, low: int) -> int:
+    """``value`` if it is an integer ``>= low`` (not a bool), else ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
+    return int(value)
+
+
+def check_temperature(value: Any) -> float:
+    """A sampling temperature in ``[0, 2]``, else ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 2.0:
+        raise ValueError(f"temperature={value!r} must be a number in [0, 2]")
+    return float(value)
+
+
 # --- messages -------------------------------------------------------------------------------
 
 

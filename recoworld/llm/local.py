@@ -28,6 +28,8 @@ from recoworld.llm.base import (
     Message,
     Schema,
     Usage,
+    check_min_int,
+    check_temperature,
     json_schema_of,
 )
 
@@ -108,12 +110,10 @@ class LocalChatModel(BaseChatModel):
         max_parse_retries: int = 2,
     ) -> None:
         for name, value, low in (("n_ctx", n_ctx, 64), ("max_tokens", max_tokens, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}={value!r} must be an integer >= {low}")
+            check_min_int(name, value, low)
         if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
             raise ValueError(f"n_threads={n_threads!r} must be a positive integer or None")
-        if not 0.0 <= temperature <= 2.0:
-            raise ValueError(f"temperature={temperature!r} is outside [0, 2]")
+        check_temperature(temperature)
         if isinstance(max_parse_retries, bool) or max_parse_retries < 0:
             raise ValueError(f"max_parse_retries={max_parse_retries!r} must be >= 0")
         if model_path is None:

@@ -37,7 +37,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from recoworld.catalog.base import Catalog
-from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, MalformedOutputError, Usage
+from recoworld.llm.base import (
+    ChatModel,
+    CostCapExceeded,
+    LLMError,
+    MalformedOutputError,
+    Usage,
+    check_min_int,
+    check_temperature,
+)
 from recoworld.simulators.config import UserModelConfig
 from recoworld.simulators.latent import (
     LatentUserState,
@@ -383,14 +391,8 @@ class AILOUser:
             ("history_turns", history_turns, 0),
             ("max_listed_items", max_listed_items, 1),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, int | float)
-            or not 0.0 <= temperature <= 2.0
-        ):
-            raise ValueError(f"temperature={temperature!r} must be a number in [0, 2]")
+            check_min_int(name, value, low)
+        check_temperature(temperature)
         self.model = model
         self.catalog = catalog
         self.on_llm_error = on_llm_error

@@ -42,7 +42,16 @@ from typing import Any
 
 import numpy as np
 
-from recoworld.llm.base import ChatModel, ChatResponse, CostCapExceeded, LLMError, Message, Usage
+from recoworld.llm.base import (
+    ChatModel,
+    ChatResponse,
+    CostCapExceeded,
+    LLMError,
+    Message,
+    Usage,
+    check_min_int,
+    check_temperature,
+)
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
@@ -187,10 +196,8 @@ class LLMUser:
             ("max_tokens", max_tokens),
             ("instruction_max_tokens", instruction_max_tokens),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be an integer >= 1")
-        if not 0.0 <= temperature <= 2.0:
-            raise ValueError(f"temperature={temperature!r} is outside [0, 2]")
+            check_min_int(name, value, 1)
+        check_temperature(temperature)
         if fallback_voice is not None and not isinstance(fallback_voice, InstructionVoice):
             raise ValueError(f"fallback_voice={fallback_voice!r} does not implement render")
         self.model = model
