@@ -6,16 +6,17 @@
 
 What it does, in order (all seeded by ``--seed``):
 
-1. loads the data folder and trains the FM scorer (:func:`recoworld.agents.fm.train_fm`) on
+1. loads the data folder and trains the FM scorer (:func:`recoworld.agents.scpr.fm.train_fm`) on
    ``review_dict_train.json``;
 2. shuffles the ``(user, item)`` pairs of ``review_dict_valid.json`` (those whose item has an
    attribute); the first ``--episodes`` are the evaluation conversations, the others are the
    conversations SCPR's ask-or-recommend DQN trains on (:func:`recoworld.agents.scpr.
    train_scpr_dqn`), so no evaluation pair is seen in training;
-3. saves both under ``--out`` (a :func:`~recoworld.agents.scpr.save_scpr` folder, printed);
+3. saves both under ``--out`` (a :func:`~recoworld.agents.scpr.save_scpr_checkpoint` folder,
+   printed);
 4. evaluates random, Abs Greedy and Max Entropy (``action_mode="attribute"``) and SCPR
    (``action_mode="ask_or_recommend"``), all recommending by the FM scorer as published, on the
-   same evaluation pairs with :func:`~recoworld.evaluation.convrec_metrics.evaluate_convrec`;
+   same evaluation pairs with :func:`~recoworld.evaluation.evaluate`;
    with ``--sb3`` also SCPR whose decision is learned by Stable-Baselines3 DQN or PPO;
 5. prints SR@5/10/15, AT and hDCG (95% intervals for SR@15 and AT) beside the published
    SR@15 / AT (test split, so the comparison is indicative), and the total wall time.
@@ -33,19 +34,19 @@ import numpy as np
 import torch
 
 import recoworld  # noqa: F401  (registers ConvRec-v0)
-from recoworld.agents.fm import FMConfig, train_fm
 from recoworld.agents.scpr import (
     DQNConfig,
     SB3Config,
     SCPRAgent,
     WeightedEntropyScorer,
-    save_scpr,
+    save_scpr_checkpoint,
     scpr_env_kwargs,
     train_scpr_dqn,
     train_scpr_sb3,
 )
+from recoworld.agents.scpr.fm import FMConfig, train_fm
 from recoworld.catalog import load_scpr
-from recoworld.evaluation.convrec_metrics import evaluate_convrec
+from recoworld.evaluation import evaluate
 from recoworld.graph import AttributeGraph
 
 PUBLISHED: dict[str, tuple[float, float] | None] = {
@@ -129,7 +130,7 @@ def main() -> None:
         progress=progress,
     )
     timings["train_dqn"] = time.perf_counter() - t
-    checkpoint = save_scpr(Path(args.out) / f"scpr_seed{args.seed}", fm, dqn)
+    checkpoint = save_scpr_checkpoint(Path(args.out) / f"scpr_seed{args.seed}", fm, dqn)
     print(f"checkpoints: {checkpoint.resolve()}")
 
     policies = {"scpr": dqn}
@@ -144,7 +145,7 @@ def main() -> None:
             progress=progress,
         )
         timings[f"train_sb3_{args.sb3}"] = time.perf_counter() - t
-        save_scpr(
+        save_scpr_checkpoint(
             Path(args.out) / f"scpr_sb3_{args.sb3}_seed{args.seed}",
             fm,
             policies[f"scpr-sb3-{args.sb3}"],
@@ -165,7 +166,13 @@ def main() -> None:
     for name, (agent, kwargs) in runs.items():
         t = time.perf_counter()
         env_kwargs = {**base_kwargs, **{k: v for k, v in kwargs.items() if k != "dataset_path"}}
-        report = evaluate_convrec(agent, seed=args.seed, pairs=eval_pairs, **env_kwargs)
+        report = evaluate(
+            agent,
+            "ConvRec-v0",
+            seed=args.seed,
+            reset_options=[{"pair": (int(u), int(i))} for u, i in eval_pairs],
+            **env_kwargs,
+        )
         timings[f"eval_{name}"] = time.perf_counter() - t
         results[name] = {
             **report.metrics,

@@ -66,10 +66,12 @@ def part_calls_per_step(args: argparse.Namespace) -> dict:
         env = gym.make(
             "RecoWorld-v0",
             user_model="llm",
-            llm=LocalChatModel(),
+            llm={
+                "model": LocalChatModel(),
+                "on_error": "fallback",  # a malformed answer is a counted failed turn
+                "max_tokens": 64 if mode == "latent" else 96,
+            },
             decision_mode=mode,
-            on_llm_error="fallback",  # a malformed answer is a counted failed turn
-            llm_options={"max_tokens": 64 if mode == "latent" else 96},
         )
         start = time.perf_counter()
         infos = greedy_rollout(env, args.seed, args.steps)
@@ -97,7 +99,9 @@ def part_cache(args: argparse.Namespace) -> dict:
         cache = ResponseCache(Path(folder) / "cache.sqlite")
         runs = {}
         for label in ("cold", "warm"):
-            env = gym.make("RecoWorld-v0", user_model="llm", llm=LocalChatModel(), llm_cache=cache)
+            env = gym.make(
+                "RecoWorld-v0", user_model="llm", llm={"model": LocalChatModel(), "cache": cache}
+            )
             start = time.perf_counter()
             infos = greedy_rollout(env, args.seed, args.steps)
             wall = time.perf_counter() - start
@@ -169,13 +173,12 @@ def part_concurrency(args: argparse.Namespace) -> dict:
     from recoworld.llm import LiteLLMChatModel
     from recoworld.llm.server import server_command
 
-    options = {"max_tokens": args.population_tokens, "instruction_max_tokens": 24}
+    llm = {"max_tokens": args.population_tokens, "on_error": "fallback"}
     results: dict[str, dict] = {"in_process": {}, "server": {}}
     for n in args.users:
         envs = gym.make_vec(
             "RecoWorld-v0", num_envs=n, vectorization_mode="vector_entry_point",
-            user_model="llm", llm=LocalChatModel(), llm_options=options,
-            on_llm_error="fallback",
+            user_model="llm", llm={**llm, "model": LocalChatModel()}, instruction_max_tokens=24,
         )  # fmt: skip
         results["in_process"][n] = _population_turns(envs, args.population_steps, args.seed)
         envs.close()
@@ -200,7 +203,7 @@ def part_concurrency(args: argparse.Namespace) -> dict:
                 )
                 envs = gym.make_vec(
                     "RecoWorld-v0", num_envs=n, vectorization_mode="vector_entry_point",
-                    user_model="llm", llm=model, llm_options=options, on_llm_error="fallback",
+                    user_model="llm", llm={**llm, "model": model}, instruction_max_tokens=24,
                 )  # fmt: skip
                 results["server"][n] = _population_turns(envs, args.population_steps, args.seed)
                 envs.close()

@@ -7,7 +7,7 @@ Importing the package registers its environments with Gymnasium:
   them, loses patience, instructs the recommender and returns after a gap.
 * ``ConvRec-v0`` (:class:`recoworld.envs.ConvRecEnv`): multi-round conversational
   recommendation on a user-item-attribute graph (the CPR/SCPR protocol).
-* ``RecoChat-v0`` (:class:`recoworld.envs.recochat_env.RecoChatEnv`): natural-language
+* ``RecoChat-v0`` (:class:`recoworld.envs.recochat.env.RecoChatEnv`): natural-language
   conversational recommendation for LLM agents, with a rule-based user or the ECPO AILO user
   voiced by a language model.
 """
@@ -21,12 +21,12 @@ ENV_IDS: tuple[str, ...] = ("RecoWorld-v0", "ConvRec-v0", "RecoChat-v0")
 if "RecoWorld-v0" not in registry:
     register(
         id="RecoWorld-v0",
-        entry_point="recoworld.envs.recoworld_env:RecoWorldEnv",
-        vector_entry_point="recoworld.envs.vector:RecoWorldVectorEnv",
+        entry_point="recoworld.envs.recoworld.env:RecoWorldEnv",
+        vector_entry_point="recoworld.envs.recoworld.vector:RecoWorldVectorEnv",
     )
 if "ConvRec-v0" not in registry:
-    register(id="ConvRec-v0", entry_point="recoworld.envs.convrec_env:ConvRecEnv")
+    register(id="ConvRec-v0", entry_point="recoworld.envs.convrec.env:ConvRecEnv")
 if "RecoChat-v0" not in registry:
-    register(id="RecoChat-v0", entry_point="recoworld.envs.recochat_env:RecoChatEnv")
+    register(id="RecoChat-v0", entry_point="recoworld.envs.recochat.env:RecoChatEnv")
 
 __all__ = ["ENV_IDS", "__version__"]

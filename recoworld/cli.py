@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.markup import escape
 
 import recoworld
-from recoworld.agents import AGENTS
 
 app = typer.Typer(
     name="recoworld",
@@ -25,8 +24,6 @@ app = typer.Typer(
 )
 
 DEMO_AGENTS = ("random", "popular", "greedy", "instruction-greedy", "oracle")
-SB3_AGENTS = ("ppo", "maskable-ppo")
-"""Agent names that load a trained Stable-Baselines3 model from ``--checkpoint``."""
 
 EXIT_STOPPED_EARLY = 3
 """Exit code of ``recoworld evaluate`` when an LLM cost cap stopped the run before its end."""
@@ -118,20 +115,47 @@ def demo(
     console.print(USER_MODEL_SUMMARY)
 
 
+EnvArgs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env-arg",
+        metavar="KEY=VALUE",
+        help="An env setting (repeatable); VALUE is read as JSON when it parses (5, 0.1, true, "
+        '"text"), else as a string. E.g. --env-arg slate_size=5.',
+    ),
+]
+DatasetPath = Annotated[
+    Path | None,
+    typer.Option(help="ConvRec-v0 / RecoChat-v0: a data folder in the SCPR JSON format (LastFM*)."),
+]
+SplitFile = Annotated[
+    str | None,
+    typer.Option(help="With --dataset-path: the interaction file whose pairs are the episodes."),
+]
+Trajectories = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE.jsonl",
+        help="Write every reset and step (action, reward, info) as JSON Lines, flushed after "
+        "each episode.",
+    ),
+]
+Episodes = Annotated[int, typer.Option(min=1, help="Episodes to play.")]
+Seed = Annotated[int, typer.Option(min=0, help="Seed of the first episode.")]
+
+
 @app.command()
 def evaluate(
     agent: Annotated[
         str,
-        typer.Option(
-            help=f"Agent: one of {', '.join(AGENTS)}, or {' / '.join(SB3_AGENTS)} with "
-            "--checkpoint."
-        ),
+        typer.Option(help="A registered agent of --env (see `recoworld agents --env ENV`)."),
     ],
     env: Annotated[str, typer.Option(help="Gymnasium environment id.")] = "RecoWorld-v0",
-    episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 100,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the first episode.")] = 0,
+    episodes: Episodes = 100,
+    seed: Seed = 0,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write metrics, intervals and config as JSON.")
+        Path | None,
+        typer.Option("--json", help="Write metrics, intervals, config and usage as JSON."),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write a bar chart of the main metrics (PNG).")
@@ -139,137 +163,193 @@ def evaluate(
     checkpoint: Annotated[
         Path | None,
         typer.Option(
-            help="A model saved by `recoworld train` (--agent ppo/maskable-ppo), or an SCPR "
-            "checkpoint folder (--env ConvRec-v0 --agent scpr)."
+            help="The agent's saved model: a `recoworld train` output (--agent ppo / "
+            "maskable-ppo) or an SCPR checkpoint folder (--env ConvRec-v0 --agent scpr)."
         ),
     ] = None,
-    dataset_path: Annotated[
-        Path | None,
-        typer.Option(help="ConvRec-v0: folder of data in the SCPR JSON format (e.g. LastFM*)."),
-    ] = None,
-    split_file: Annotated[
-        str | None,
-        typer.Option(help="ConvRec-v0: interaction file whose (user, item) pairs are episodes."),
-    ] = None,
-    trajectories: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE.jsonl",
-            help="Write every reset and step (action, reward, info) as JSON Lines, flushed "
-            "after each episode.",
-        ),
-    ] = None,
+    dataset_path: DatasetPath = None,
+    split_file: SplitFile = None,
+    env_arg: EnvArgs = None,
+    trajectories: Trajectories = None,
 ) -> None:
-    """Evaluate one agent and print its metrics with 95% confidence intervals.
+    """Evaluate one agent on any registered env and print its metrics with 95% intervals.
 
-    If an LLM cost cap is spent mid-run, the run stops: the report of the episodes completed is
-    printed and written (--json, --plot, --trajectories), and the command exits with code 3.
+    The metrics are the env's (RecoWorld-v0: engagement and retention; ConvRec-v0: SR@k, AT,
+    hDCG; RecoChat-v0: success rate, turns, satisfaction). If an LLM cost cap is spent mid-run,
+    the run stops: the report of the episodes completed is printed and written (--json, --plot,
+    --trajectories), and the command exits with code 3.
     """
     from recoworld.evaluation import evaluate as run_evaluation
 
-    _check_env_id(env)
-    if env == "ConvRec-v0":
-        _evaluate_convrec(
-            agent,
-            episodes,
-            seed,
-            json_path,
-            plot,
-            dataset_path,
-            split_file,
-            checkpoint,
-            trajectories,
-        )
-        return
-    if dataset_path is not None or split_file is not None:
-        raise typer.BadParameter(
-            f"--dataset-path and --split-file are options of ConvRec-v0, not {env}",
-            param_hint="'--dataset-path'",
-        )
-    env_kwargs: dict[str, Any] = {}
-    agent_spec: Any = agent
-    if agent in SB3_AGENTS:
-        if checkpoint is None:
-            raise typer.BadParameter(
-                f"--agent {agent} needs --checkpoint PATH, a model saved by `recoworld train`",
-                param_hint="'--checkpoint'",
-            )
-        agent_spec, env_kwargs = _sb3_agent(agent, checkpoint)
-    elif agent not in AGENTS:
-        raise typer.BadParameter(
-            f"unknown agent {agent!r}; choose one of {', '.join([*AGENTS, *SB3_AGENTS])}",
-            param_hint="'--agent'",
-        )
-    elif checkpoint is not None:
-        raise typer.BadParameter(
-            f"--checkpoint is only used with --agent {' or '.join(SB3_AGENTS)}, not {agent!r}",
-            param_hint="'--checkpoint'",
-        )
-
+    env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
+    options = _agent_options(env, [agent], checkpoint)
     with _trajectory_writer(trajectories) as writer:
         try:
             report = run_evaluation(
-                agent_spec, env, episodes, seed, progress=True, trajectories=writer, **env_kwargs
+                agent,
+                env,
+                episodes,
+                seed,
+                progress=True,
+                trajectories=writer,
+                agent_options=options.get(agent),
+                **env_kwargs,
             )
-        except ValueError as error:
+        except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
             _fail(str(error))
     _show_report(report, json_path, plot, trajectories)
 
 
-def _evaluate_convrec(
-    agent: str,
-    episodes: int,
-    seed: int,
-    json_path: Path | None,
-    plot: Path | None,
-    dataset_path: Path | None,
-    split_file: str | None,
-    checkpoint: Path | None,
-    trajectories: Path | None,
+@app.command()
+def compare(
+    agents: Annotated[
+        str,
+        typer.Option(help="Comma-separated registered agents of --env, e.g. random,greedy."),
+    ],
+    env: Annotated[str, typer.Option(help="Gymnasium environment id.")] = "RecoWorld-v0",
+    episodes: Episodes = 100,
+    seed: Seed = 0,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write every agent's report as JSON ({agent: report})."),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write bar charts of the main metrics (PNG).")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="The saved model of the one agent in --agents that takes one."),
+    ] = None,
+    dataset_path: DatasetPath = None,
+    split_file: SplitFile = None,
+    env_arg: EnvArgs = None,
+    trajectories: Trajectories = None,
 ) -> None:
-    """``recoworld evaluate --env ConvRec-v0``: SR@k, AT and hDCG with 95% intervals.
+    """Evaluate several agents on the same seeds (paired) and print one table.
 
-    ``--agent scpr`` loads ``--checkpoint`` (a folder written by ``save_scpr``, e.g. by
-    ``benchmarks/convrec_lastfm_star.py``) or, without one, trains the FM scorer and the DQN on
-    the dataset first (with progress bars).
+    Exits with code 3 when an LLM cost cap stops the comparison (the agents played so far are
+    shown and written).
     """
-    from recoworld.agents import CONVREC_AGENTS
-    from recoworld.evaluation import evaluate_convrec
+    from recoworld.evaluation import compare as run_comparison
+    from recoworld.evaluation import comparison_table, plot_report
 
-    if agent not in CONVREC_AGENTS:
-        raise typer.BadParameter(
-            f"unknown ConvRec-v0 agent {agent!r}; choose one of {', '.join(CONVREC_AGENTS)}",
-            param_hint="'--agent'",
-        )
-    env_kwargs: dict[str, Any] = {}
+    names = [name.strip() for name in agents.split(",") if name.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one agent", param_hint="'--agents'")
+    env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
+    options = _agent_options(env, names, checkpoint)
+    with _trajectory_writer(trajectories) as writer:
+        try:
+            reports = run_comparison(
+                names,
+                env,
+                episodes,
+                seed,
+                progress=True,
+                trajectories=writer,
+                agent_options=options,
+                **env_kwargs,
+            )
+        except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
+            _fail(str(error))
+    console = _console()
+    console.print(comparison_table(reports))
+    if json_path is not None:
+        payload = {name: report.to_dict() for name, report in reports.items()}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({"reports": payload}, indent=2) + "\n", encoding="utf-8")
+        console.print(f"Wrote {json_path}")
+    if plot is not None:
+        console.print(f"Wrote {plot_report(reports, plot)}")
+    if trajectories is not None:
+        console.print(f"Wrote {trajectories}")
+    stopped = [report for report in reports.values() if report.stopped_early]
+    if stopped:
+        _stopped_early(stopped[-1])
+
+
+@app.command("agents")
+def list_agents(
+    env: Annotated[
+        str | None, typer.Option(help="Only this env id (default: every registered env).")
+    ] = None,
+) -> None:
+    """List the registered agents per env, with their options and what they do."""
+    from recoworld.agents import agent_entry, agent_names, registered_env_ids
+
+    env_ids = registered_env_ids() if env is None else [env]
+    if env is not None:
+        _check_env_id(env)
+    for env_id in env_ids:
+        typer.echo(env_id)
+        for name in agent_names(env_id):
+            entry = agent_entry(env_id, name)
+            options = f" [options: {', '.join(entry.options)}]" if entry.options else ""
+            typer.echo(f"  {name:<24} {entry.description}{options}")
+
+
+def _env_kwargs(
+    env: str, env_arg: list[str] | None, dataset_path: Path | None, split_file: str | None
+) -> dict[str, Any]:
+    """The env keyword arguments of --env-arg, --dataset-path and --split-file."""
+    _check_env_id(env)
+    kwargs: dict[str, Any] = {}
+    for item in env_arg or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="'--env-arg'")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        kwargs[key.strip()] = value
     if dataset_path is not None:
-        env_kwargs["dataset_path"] = str(dataset_path)
+        kwargs["dataset_path"] = str(dataset_path)
     if split_file is not None:
         if dataset_path is None:
             raise typer.BadParameter(
                 "--split-file names a file inside --dataset-path", param_hint="'--split-file'"
             )
-        env_kwargs["split_file"] = split_file
-    agent_spec: Any = agent
+        kwargs["split_file"] = split_file
+    return kwargs
+
+
+def _agent_options(
+    env: str, names: list[str], checkpoint: Path | None
+) -> dict[str, dict[str, Any]]:
+    """Per-agent options: ``--checkpoint`` goes to the one agent that takes it."""
+    from recoworld.agents import agent_entry
+
+    entries = {}
+    for name in names:
+        try:
+            entries[name] = agent_entry(env, name)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="'--agent'") from None
+    options: dict[str, dict[str, Any]] = {}
+    takers = [name for name, entry in entries.items() if "checkpoint" in entry.options]
     if checkpoint is not None:
-        if agent != "scpr":
+        if not takers:
             raise typer.BadParameter(
-                f"--checkpoint is used with --agent scpr on ConvRec-v0, not {agent!r}",
+                f"--checkpoint is used by an agent that loads a saved model; "
+                f"{', '.join(names)} on {env} take none",
+                param_hint="'--checkpoint'",
+            )
+        if len(takers) > 1:
+            raise typer.BadParameter(
+                f"--checkpoint is ambiguous: {', '.join(takers)} all take one",
                 param_hint="'--checkpoint'",
             )
         if not checkpoint.exists():
             _fail(f"--checkpoint {checkpoint} does not exist")
-        from recoworld.agents.scpr import make_scpr_agent
-
-        def agent_spec(env: Any) -> Any:
-            return make_scpr_agent(env, checkpoint=checkpoint, seed=seed)
-
-    with _trajectory_writer(trajectories) as writer:
-        try:
-            report = evaluate_convrec(agent_spec, episodes, seed, trajectories=writer, **env_kwargs)
-        except (ValueError, FileNotFoundError) as error:
-            _fail(str(error))
-    _show_report(report, json_path, plot, trajectories)
+        options[takers[0]] = {"checkpoint": checkpoint}
+    for name, entry in entries.items():
+        if "checkpoint" in entry.required and name not in options:
+            raise typer.BadParameter(
+                f"--agent {name} needs --checkpoint PATH, a model saved by `recoworld train`",
+                param_hint="'--checkpoint'",
+            )
+    return options
 
 
 @app.command()
@@ -395,13 +475,18 @@ def _show_report(
     if trajectories is not None:
         console.print(f"Wrote {trajectories}")
     if report.stopped_early:
-        Console(stderr=True).print(
-            f"[bold red]Stopped early[/] after {report.episodes_completed} of "
-            f"{report.episodes_requested} episodes (episode {report.incomplete_episode} was cut "
-            f"short and left out of the metrics): {escape(str(report.stop_reason))}",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_STOPPED_EARLY)
+        _stopped_early(report)
+
+
+def _stopped_early(report: Any) -> NoReturn:
+    """Say on stderr why the run stopped early and exit with :data:`EXIT_STOPPED_EARLY`."""
+    Console(stderr=True).print(
+        f"[bold red]Stopped early[/] after {report.episodes_completed} of "
+        f"{report.episodes_requested} episodes (episode {report.incomplete_episode} was cut "
+        f"short and left out of the metrics): {escape(str(report.stop_reason))}",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_STOPPED_EARLY)
 
 
 def _console() -> Console:
@@ -420,37 +505,6 @@ def _check_env_id(env_id: str) -> None:
             f"unknown env id {env_id!r}; recoworld registers {', '.join(recoworld.ENV_IDS)}",
             param_hint="'--env'",
         )
-
-
-def _sb3_agent(agent: str, checkpoint: Path) -> tuple[Any, dict[str, Any]]:
-    """A factory ``env -> Agent`` for a saved SB3 model, and the env kwargs it was trained with.
-
-    ``recoworld train`` writes the resolved training config next to the model
-    (``model.json``); its ``env_kwargs`` (notably ``action_type``) are what the policy's action
-    space needs, so the evaluation env is made with them.
-    """
-    try:
-        from recoworld.training import load_sb3_agent
-    except ImportError as error:
-        _fail(f"loading a checkpoint needs recoworld.training, which failed to import: {error}", 1)
-    candidates = [checkpoint, checkpoint.with_suffix(".zip"), checkpoint / "model.zip"]
-    model_path = next((path for path in candidates if path.is_file()), None)
-    if model_path is None:
-        raise typer.BadParameter(
-            f"no saved model at {str(checkpoint)!r}", param_hint="'--checkpoint'"
-        )
-    env_kwargs: dict[str, Any] = {}
-    record_path = model_path.with_suffix(".json")
-    if record_path.is_file():
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        trained_algo = record.get("algo")
-        if trained_algo is not None and trained_algo != agent:
-            raise typer.BadParameter(
-                f"{str(model_path)!r} was trained with {trained_algo!r}, not {agent!r}",
-                param_hint="'--agent'",
-            )
-        env_kwargs = dict(record.get("env_kwargs") or {})
-    return (lambda env: load_sb3_agent(model_path, env)), env_kwargs
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:

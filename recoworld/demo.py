@@ -53,11 +53,10 @@ def run_llm_demo(
     env = gym.make(
         "RecoWorld-v0",
         user_model="llm",
-        llm=model,
-        llm_options={"max_tokens": max_tokens},
+        llm={"model": model, "max_tokens": max_tokens},
     )
-    agent = LLMRankerAgent(env, model=model, seed=seed)
-    catalog = env.unwrapped.catalog
+    agent = LLMRankerAgent(env, llm=model, seed=seed)  # one model for both sides, on purpose
+    catalog = env.unwrapped.catalog  # type: ignore[attr-defined]
     obs, info = env.reset(seed=seed)
     agent.reset(seed=seed)
     name = getattr(model, "model_name", type(model).__name__)
@@ -69,7 +68,7 @@ def run_llm_demo(
         slate = agent.act(obs, info)
         step = agent.trace[-1]
         obs, reward, terminated, truncated, info = env.step(slate)
-        total_return += reward
+        total_return += float(reward)
         step_usage = Usage(**info["usage"])
         user_usage = user_usage + step_usage
         if step.new_instruction and step.reasoning:

@@ -89,8 +89,13 @@ def test_evaluate_scpr_from_a_checkpoint(tmp_path):
     import gymnasium as gym
     import numpy as np
 
-    from recoworld.agents.fm import FMConfig, train_fm
-    from recoworld.agents.scpr import DQNConfig, save_scpr, scpr_env_kwargs, train_scpr_dqn
+    from recoworld.agents.scpr import (
+        DQNConfig,
+        save_scpr_checkpoint,
+        scpr_env_kwargs,
+        train_scpr_dqn,
+    )
+    from recoworld.agents.scpr.fm import FMConfig, train_fm
 
     core = gym.make("ConvRec-v0").unwrapped
     graph = core.graph
@@ -98,7 +103,7 @@ def test_evaluate_scpr_from_a_checkpoint(tmp_path):
     fm = train_fm((core.catalog, interactions), FMConfig(embedding_dim=8, epochs=1), 0, False)
     tiny = DQNConfig(total_steps=200, learning_starts=50, batch_size=16, buffer_size=300)
     dqn = train_scpr_dqn(scpr_env_kwargs({}, fm), tiny, seed=0, progress=False)
-    folder = save_scpr(tmp_path / "scpr", fm, dqn)
+    folder = save_scpr_checkpoint(tmp_path / "scpr", fm, dqn)
     out = tmp_path / "scpr.json"
     result = runner.invoke(
         app,

@@ -31,7 +31,7 @@ class RandomAgent:
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
         candidates = self.layout.candidates(observation)
-        scores = self.rng.random(candidates.shape[0])
+        scores = self.rng.random(int(candidates.shape[0]))
         return top_slate(scores, candidates[:, self.layout.available], self.layout.slate_size)
 
 

@@ -21,41 +21,40 @@ are read exactly.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from importlib import resources
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from recoworld.agents.base import Agent
 from recoworld.catalog import Catalog
-from recoworld.envs.recochat_env import AttributeMatcher, clean_utterance, item_slots
+from recoworld.envs.recochat.env import item_slots
 from recoworld.graph import AttributeGraph, attribute_entropy
-from recoworld.llm.base import (
-    ChatModel,
-    CostCapExceeded,
-    LLMError,
-    MalformedOutputError,
-    Usage,
-    check_min_int,
-    check_temperature,
-)
-from recoworld.text import words
+from recoworld.llm.base import CostCapExceeded, LLMError, MalformedOutputError, Usage
+from recoworld.llm.factory import LOCAL
+from recoworld.llm.prompts import load_prompt
+from recoworld.llm.settings import LLMSettings, LLMSpec
+from recoworld.text import AttributeMatcher, clean_utterance, words
+from recoworld.validation import check_int, check_probability
 
 __all__ = [
     "CHAT_PROMPT_VERSION",
     "NEGATIONS",
-    "RECOCHAT_AGENTS",
     "AttributeChatAgent",
     "ChatMemory",
     "LLMChatRecommender",
     "RandomChatAgent",
-    "make_recochat_agent",
+    "agent_llm_settings",
+    "chat_agent_settings",
     "read_reply",
 ]
 
 CHAT_PROMPT_VERSION = "v1"
 """Version of the packaged recommender prompt (``prompts/chat_recommender.<version>.txt``)."""
+
+TEMPERATURE = 0.0
+""":class:`LLMChatRecommender`'s sampling temperature when ``llm=`` sets none."""
+MAX_TOKENS = 128
+""":class:`LLMChatRecommender`'s completion budget per call when ``llm=`` sets none."""
 
 NEGATIONS: frozenset[str] = frozenset(
     (
@@ -68,7 +67,6 @@ NEGATIONS: frozenset[str] = frozenset(
 _YES = frozenset(("yes", "yeah", "yep", "sure", "definitely", "absolutely", "ok", "okay"))
 _CLAUSE = re.compile(r"[.!?;\n]+|\b(?:but|however|although|though)\b", re.IGNORECASE)
 _NEGATION_WINDOW = 4
-_ON_LLM_ERROR = ("raise", "fallback")
 
 
 def _is_negation(token: str) -> bool:
@@ -213,12 +211,9 @@ class _ChatAgentBase:
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise ValueError(f"catalog={catalog!r} is not a recoworld Catalog")
-        for name, value in (("top_k", top_k), ("utterance_max_length", utterance_max_length)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer")
         self.catalog = catalog
-        self.top_k = top_k
-        self.utterance_max_length = utterance_max_length
+        self.top_k = check_int("top_k", top_k, low=1)
+        self.utterance_max_length = check_int("utterance_max_length", utterance_max_length, low=1)
         self.memory = ChatMemory(catalog)
         self._rng = np.random.default_rng(seed)
 
@@ -291,13 +286,7 @@ class RandomChatAgent(_ChatAgentBase):
         seed: int | None = None,
     ) -> None:
         super().__init__(catalog, top_k=top_k, utterance_max_length=utterance_max_length, seed=seed)
-        if (
-            isinstance(recommend_prob, bool)
-            or not isinstance(recommend_prob, int | float)
-            or not 0.0 <= recommend_prob <= 1.0
-        ):
-            raise ValueError(f"recommend_prob={recommend_prob!r} must be a number in [0, 1]")
-        self.recommend_prob = float(recommend_prob)
+        self.recommend_prob = check_probability("recommend_prob", recommend_prob)
 
     def act(self, observation: Any, info: dict[str, Any]) -> dict[str, Any]:
         self.memory.observe(info)
@@ -306,15 +295,6 @@ class RandomChatAgent(_ChatAgentBase):
             items = self._rng.choice(self.catalog.n_items, size=count, replace=False)
             return self._recommend(items.astype(np.int64))
         return self._ask(int(self._rng.integers(self.catalog.n_attributes)))
-
-
-def load_chat_prompt(version: str = CHAT_PROMPT_VERSION) -> str:
-    """The packaged recommender prompt of ``version``."""
-    name = f"chat_recommender.{version}.txt"
-    path = resources.files("recoworld.simulators").joinpath("prompts", name)
-    if not isinstance(version, str) or not path.is_file():
-        raise ValueError(f"no chat recommender prompt version {version!r} ({name})")
-    return path.read_text(encoding="utf-8").strip()
 
 
 class LLMChatRecommender(_ChatAgentBase):
@@ -339,69 +319,63 @@ class LLMChatRecommender(_ChatAgentBase):
     slots. With no attribute left to ask, only ``"recommend"`` is offered.
 
     A failed call (provider error, malformed output after the re-asks) raises with a note
-    naming the turn (``on_llm_error="raise"``, default) or is replaced by the
+    naming the turn (``llm``'s ``on_error="raise"``, default) or is replaced by the
     :class:`AttributeChatAgent` decision for that turn, counted in ``failed_turns``
     (``"fallback"``). A spent cost cap always propagates.
 
     Args:
-        model: Any :class:`~recoworld.llm.ChatModel`.
         catalog, top_k, utterance_max_length: As the env (``env.unwrapped``) has them.
+        llm: The agent's language model as :class:`~recoworld.llm.LLMSettings` or what it
+            stands for: ``"local"`` (default, the embedded SmolLM2-135M-Instruct), a litellm
+            model string, a :class:`~recoworld.llm.ChatModel` (used as it is), or a dict of the
+            settings' fields. The agent builds its own model from it
+            (:meth:`~recoworld.llm.LLMSettings.build`: its own cache wrapper and cost meter),
+            so it shares nothing with the env's simulated user unless both are given the same
+            ChatModel. ``temperature`` (default 0.0) and ``max_tokens`` (default 128) set each
+            call (seeds come from the agent's generator, ``reset(seed=)``); ``on_error`` is
+            ``"raise"`` (default) or ``"fallback"``.
         shortlist_size: Candidate items shown to the model (default ``2 * top_k``).
         max_attribute_options: Attribute names offered in the enum.
         history_turns: Past exchanges shown in the prompt.
         prompt_version: Which packaged prompt (``prompts/chat_recommender.<v>.txt``).
-        temperature, max_tokens: Sampling of each call; seeds come from the agent's generator
-            (``reset(seed=)``).
         max_utterance_chars: Longest utterance the schema allows (bounds constrained decoding).
-        on_llm_error: ``"raise"`` or ``"fallback"``.
         seed: Seed of the generator before the first ``reset``.
 
-    Counters: ``turns``, ``failed_turns``, ``utterance_fallbacks``, ``usage``.
+    Counters: ``turns``, ``failed_turns``, ``utterance_fallbacks``, ``usage`` (the agent's own
+    calls). ``model`` is the agent's own chat model, ``llm`` its resolved settings.
     """
 
     name = "llm"
 
     def __init__(
         self,
-        model: ChatModel,
         catalog: Catalog,
         *,
+        llm: LLMSpec = LOCAL,
         top_k: int = 10,
         utterance_max_length: int = 500,
         shortlist_size: int | None = None,
         max_attribute_options: int = 48,
         history_turns: int = 6,
         prompt_version: str = CHAT_PROMPT_VERSION,
-        temperature: float = 0.0,
-        max_tokens: int = 128,
         max_utterance_chars: int = 200,
-        on_llm_error: str = "raise",
         seed: int | None = None,
     ) -> None:
         super().__init__(catalog, top_k=top_k, utterance_max_length=utterance_max_length, seed=seed)
-        if not isinstance(model, ChatModel):
-            raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
-        shortlist_size = 2 * top_k if shortlist_size is None else shortlist_size
-        for name, value, low in (
-            ("shortlist_size", shortlist_size, 1),
-            ("max_attribute_options", max_attribute_options, 1),
-            ("history_turns", history_turns, 0),
-            ("max_tokens", max_tokens, 1),
-            ("max_utterance_chars", max_utterance_chars, 1),
-        ):
-            check_min_int(name, value, low)
-        check_temperature(temperature)
-        if on_llm_error not in _ON_LLM_ERROR:
-            raise ValueError(f"on_llm_error={on_llm_error!r} must be one of {_ON_LLM_ERROR}")
-        self.model = model
-        self.shortlist_size = shortlist_size
-        self.max_attribute_options = max_attribute_options
-        self.history_turns = history_turns
-        self.prompt = load_chat_prompt(prompt_version)
-        self.temperature = float(temperature)
-        self.max_tokens = max_tokens
-        self.max_utterance_chars = min(max_utterance_chars, utterance_max_length)
-        self.on_llm_error = on_llm_error
+        self.llm = LLMSettings.of(llm)
+        shortlist_size = 2 * self.top_k if shortlist_size is None else shortlist_size
+        self.shortlist_size = check_int("shortlist_size", shortlist_size, low=1)
+        self.max_attribute_options = check_int(
+            "max_attribute_options", max_attribute_options, low=1
+        )
+        self.history_turns = check_int("history_turns", history_turns, low=0)
+        max_utterance_chars = check_int("max_utterance_chars", max_utterance_chars, low=1)
+        self.prompt = load_prompt("chat_recommender", prompt_version)
+        self.temperature = self.llm.temperature_or(TEMPERATURE)
+        self.max_tokens = self.llm.max_tokens_or(MAX_TOKENS)
+        self.max_utterance_chars = min(max_utterance_chars, self.utterance_max_length)
+        self.on_error = self.llm.on_error_or("raise")
+        self.model = self.llm.build()
         self.turns = 0
         self.failed_turns = 0
         self.utterance_fallbacks = 0
@@ -442,7 +416,7 @@ class LLMChatRecommender(_ChatAgentBase):
         except CostCapExceeded:
             raise
         except LLMError as error:
-            if self.on_llm_error == "raise":
+            if self.on_error == "raise":
                 error.add_note(f"while the LLM chat recommender decided turn {info['turn'] + 1}")
                 raise
             self.failed_turns += 1
@@ -509,7 +483,9 @@ def _join(names: list[str]) -> str:
     return ", ".join(names)
 
 
-def _catalog_settings(env: Any) -> dict[str, Any]:
+def chat_agent_settings(env: Any) -> dict[str, Any]:
+    """The RecoChat env settings a chat agent needs: ``catalog``, ``top_k`` and
+    ``utterance_max_length``."""
     core = env.unwrapped
     return {
         "catalog": core.catalog,
@@ -518,31 +494,20 @@ def _catalog_settings(env: Any) -> dict[str, Any]:
     }
 
 
-def _llm_agent(env: Any, seed: int | None) -> Agent:
-    """The LLM recommender on the env's own model (AILO user), else the embedded model."""
-    model = getattr(env.unwrapped, "llm", None)
-    if model is None:
-        from recoworld.llm.local import LocalChatModel
-
-        model = LocalChatModel()
-    return LLMChatRecommender(model, seed=seed, **_catalog_settings(env))
-
-
-RECOCHAT_AGENTS: dict[str, Callable[[Any, int | None], Agent]] = {
-    "random": lambda env, seed: RandomChatAgent(seed=seed, **_catalog_settings(env)),
-    "attribute": lambda env, seed: AttributeChatAgent(seed=seed, **_catalog_settings(env)),
-    "llm": _llm_agent,
-}
-"""``RecoChat-v0`` agent factories by name; each takes the env it will act in and a seed.
-``"llm"`` uses the env's language model when it has one (``user="ailo"``), else the embedded
-:class:`~recoworld.llm.LocalChatModel`."""
-
-
-def make_recochat_agent(name: str, env: Any, seed: int | None = None) -> Agent:
-    """Build the ``RecoChat-v0`` agent called ``name`` for ``env`` (see
-    :data:`RECOCHAT_AGENTS`)."""
-    if name not in RECOCHAT_AGENTS:
-        raise ValueError(
-            f"unknown RecoChat agent {name!r}; choose one of {sorted(RECOCHAT_AGENTS)}"
-        )
-    return RECOCHAT_AGENTS[name](env, seed)
+def agent_llm_settings(env: Any) -> LLMSettings:
+    """Settings for an LLM agent's *own* model in ``env``: the env's model string, cache, API
+    base and cost cap when its user has a language model named by a string, else the
+    embedded model. Temperature, completion budget and ``on_error`` are left to the agent's
+    defaults, and the agent builds a separate model (its own meter and cost cap), so the
+    simulated user's usage and cap are never shared. A user model given as a
+    :class:`~recoworld.llm.ChatModel` object is not reused: pass it to the agent yourself
+    (``llm=env.unwrapped.llm``) to share it on purpose."""
+    user = getattr(env.unwrapped, "llm_settings", None)
+    if not isinstance(user, LLMSettings) or not isinstance(user.model, str):
+        return LLMSettings(model=LOCAL)
+    return LLMSettings(
+        model=user.model,
+        cache=user.cache,
+        cost_cap_usd=user.cost_cap_usd,
+        api_base=user.api_base,
+    )

@@ -10,21 +10,13 @@ recommends. The recommend action is the last one in both modes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from recoworld.agents.base import Agent
 from recoworld.graph import attribute_entropy
 
-__all__ = [
-    "CONVREC_AGENTS",
-    "AbsGreedyAgent",
-    "ConvRandomAgent",
-    "MaxEntropyAgent",
-    "make_convrec_agent",
-]
+__all__ = ["AbsGreedyAgent", "ConvRandomAgent", "MaxEntropyAgent"]
 
 _MODES = ("attribute", "ask_or_recommend")
 
@@ -137,35 +129,3 @@ class MaxEntropyAgent:
         if self.action_mode == "ask_or_recommend":
             return 0
         return int(attributes[best])
-
-
-def _mode(env: Any) -> str:
-    return str(env.unwrapped.action_mode)
-
-
-def _scpr(env: Any, seed: int | None) -> Agent:
-    """SCPR trained from scratch on ``env``'s data (FM scorer, then the DQN), with progress bars.
-
-    Imported here so that the baselines do not import torch.
-    """
-    from recoworld.agents.scpr import make_scpr_agent
-
-    return make_scpr_agent(env, seed=seed)
-
-
-CONVREC_AGENTS: dict[str, Callable[[Any, int | None], Agent]] = {
-    "random": lambda env, seed: ConvRandomAgent(_mode(env), seed=seed),
-    "abs-greedy": lambda env, seed: AbsGreedyAgent(),
-    "max-entropy": lambda env, seed: MaxEntropyAgent(
-        _mode(env), recommend_size=env.unwrapped.top_k, seed=seed
-    ),
-    "scpr": lambda env, seed: _scpr(env, seed),
-}
-"""``ConvRec-v0`` agent factories by name; each takes the env it will act in and a seed."""
-
-
-def make_convrec_agent(name: str, env: Any, seed: int | None = None) -> Agent:
-    """Build the ``ConvRec-v0`` agent called ``name`` for ``env`` (see :data:`CONVREC_AGENTS`)."""
-    if name not in CONVREC_AGENTS:
-        raise ValueError(f"unknown ConvRec agent {name!r}; choose one of {sorted(CONVREC_AGENTS)}")
-    return CONVREC_AGENTS[name](env, seed)

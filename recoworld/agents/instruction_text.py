@@ -51,7 +51,6 @@ world knowledge are not understood, and words that double as cues in other sense
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ import numpy as np
 
 from recoworld.agents.base import ObservationLayout, top_slate
 from recoworld.agents.baselines import GreedyAgent
+from recoworld.validation import check_number
 
 Observation = dict[str, np.ndarray]
 
@@ -150,14 +150,14 @@ def _lexicon() -> dict[tuple[str, ...], tuple[str | None, str | None]]:
     for phrases, cue in ((POSITIVE_CUES, "+"), (NEGATIVE_CUES, "-"), (NEGATORS, "not")):
         for phrase in phrases:
             entries[_phrase(phrase)] = (None, cue)
-    for phrases, kind in ((LIST_CONNECTORS, "list"), (CONTRAST_CONNECTORS, "contrast")):
+    for phrases, connector in ((LIST_CONNECTORS, "list"), (CONTRAST_CONNECTORS, "contrast")):
         for phrase in phrases:
             words = _phrase(phrase)
-            entries[words] = (kind, entries.get(words, (None, None))[1])
+            entries[words] = (connector, entries.get(words, (None, None))[1])
     # A cue phrase that opens with a connector also opens a clause ("instead of", "rather than").
-    for words, (kind, cue) in list(entries.items()):
+    for words, (kind, phrase_cue) in list(entries.items()):
         if kind is None and len(words) > 1 and (words[0],) in entries:
-            entries[words] = (entries[(words[0],)][0], cue)
+            entries[words] = (entries[(words[0],)][0], phrase_cue)
     return entries
 
 
@@ -357,7 +357,7 @@ def parse_instruction(text: str, topic_names: Sequence[str]) -> ParsedInstructio
 
 def unwrap_recoworld_env(env: Any) -> Any:
     """``env.unwrapped`` when it is a slate-action ``RecoWorld-v0`` env; else ``ValueError``."""
-    from recoworld.envs.recoworld_env import RecoWorldEnv
+    from recoworld.envs.recoworld.env import RecoWorldEnv
 
     unwrapped = getattr(env, "unwrapped", None)
     if not isinstance(unwrapped, RecoWorldEnv):
@@ -368,18 +368,6 @@ def unwrap_recoworld_env(env: Any) -> Any:
             "a RecoWorld-v0 env with action_type='slate'"
         )
     return unwrapped
-
-
-def check_weight(name: str, value: Any, *, allow_negative: bool = False) -> float:
-    """``value`` as a float, or ``ValueError`` naming it when it is not a finite number (or is
-    negative, unless allowed)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name}={value!r} must be a number")
-    number = float(value)
-    if not math.isfinite(number) or (number < 0 and not allow_negative):
-        kind = "a finite number" if allow_negative else "a finite number >= 0"
-        raise ValueError(f"{name}={value!r} must be {kind}")
-    return number
 
 
 class StandingInstruction:
@@ -446,9 +434,9 @@ class TextInstructionGreedyAgent(GreedyAgent):
         unwrapped = unwrap_recoworld_env(env)
         super().__init__(
             ObservationLayout.of(unwrapped),
-            quality_weight=check_weight("quality_weight", quality_weight, allow_negative=True),
+            quality_weight=check_number("quality_weight", quality_weight),
             use_instruction=True,
-            instruction_weight=check_weight("instruction_weight", instruction_weight),
+            instruction_weight=check_number("instruction_weight", instruction_weight, low=0.0),
         )
         self.topic_names: tuple[str, ...] = tuple(unwrapped.catalog.topic_names)
         self.standing = StandingInstruction()

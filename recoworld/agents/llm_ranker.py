@@ -22,10 +22,11 @@ from recoworld.agents.baselines import GreedyAgent
 from recoworld.agents.instruction_text import (
     ParsedInstruction,
     StandingInstruction,
-    check_weight,
     unwrap_recoworld_env,
 )
-from recoworld.llm.base import ChatModel, MalformedOutputError, Message, Usage, validate
+from recoworld.llm.base import MalformedOutputError, Message, Usage, validate
+from recoworld.llm.settings import LLMSettings, LLMSpec
+from recoworld.validation import check_int, check_number, check_seed
 
 Observation = dict[str, np.ndarray]
 
@@ -51,8 +52,14 @@ RERANK_SYSTEM_PROMPT = (
 )
 """System prompt of the shortlist re-ranking call."""
 
-ON_ERROR = ("raise", "fallback")
-"""What :class:`LLMRankerAgent` does with a malformed answer (after the model's re-asks)."""
+TEMPERATURE = 0.0
+"""The ranker's sampling temperature when ``llm=`` sets none (greedy decoding)."""
+MAX_TOKENS = 160
+"""The ranker's completion budget per call when ``llm=`` sets none."""
+ON_ERROR_DEFAULT = "fallback"
+"""What the ranker does with a malformed answer when ``llm=`` is not an
+:class:`~recoworld.llm.LLMSettings` (whose ``on_error`` is used as it is); one of
+:data:`~recoworld.validation.ON_ERROR`."""
 
 
 def preferences_schema(
@@ -100,18 +107,6 @@ def rerank_schema(shortlist_size: int, *, max_reasoning_chars: int) -> dict[str,
         "required": ["reasoning", "positions"],
         "additionalProperties": False,
     }
-
-
-def embedded_chat_model() -> ChatModel:
-    """A new embedded local model (SmolLM2-135M-Instruct in process; weights load on the first
-    call, well under a second), the model of a :class:`LLMRankerAgent` made without one.
-
-    Raises :class:`~recoworld.llm.LocalModelUnavailable` (with the install command) when the
-    ``llm`` extra is not installed.
-    """
-    from recoworld.llm.local import LocalChatModel
-
-    return LocalChatModel()
 
 
 @dataclass(frozen=True)
@@ -180,20 +175,28 @@ class LLMRankerAgent:
 
     Args:
         env: A (possibly wrapped) ``RecoWorld-v0`` env with slate actions.
-        model: The chat model; default :func:`embedded_chat_model` (the embedded local model).
+        llm: The agent's language model as :class:`~recoworld.llm.LLMSettings` or what it
+            stands for: ``"local"`` (default, the embedded SmolLM2-135M-Instruct), a litellm
+            model string, a :class:`~recoworld.llm.ChatModel` (used as it is), or a dict of the
+            settings' fields. The agent builds its own model from it
+            (:meth:`~recoworld.llm.LLMSettings.build`: its own cache wrapper and cost meter),
+            so it never shares a meter with the env's simulated user unless both are given the
+            same ChatModel. Its ``temperature`` (default 0.0, greedy decoding) and
+            ``max_tokens`` (default 160) set each call; its ``on_error`` is ``"raise"`` or
+            ``"fallback"`` (see above; default ``"fallback"`` unless ``llm`` is an
+            ``LLMSettings``, whose own ``on_error`` counts).
         seed: Seed of the call seeds until the first ``reset(seed=...)``.
         more_weight: Bonus per unit of topic mass on the topics asked for (``>= 0``).
         less_weight: Penalty per unit of topic mass on the topics asked against (``>= 0``).
         quality_weight: Weight of item quality in the greedy score.
         rerank_top: Shortlist size the model re-orders each turn (``>= 2`` and at most
             ``num_candidates``), or None for no re-ranking.
-        on_error: ``"raise"`` or ``"fallback"`` (see above).
-        temperature: Sampling temperature of the calls (0 = greedy decoding).
-        max_tokens: Completion budget of each call.
         max_reasoning_chars: Cap on the length of the model's reasoning field.
         max_listed_topics: Cap on the length of each topic list.
 
     Attributes:
+        model: The agent's own chat model, built from ``llm``.
+        llm: The resolved :class:`~recoworld.llm.LLMSettings`.
         trace: One :class:`RankerStep` per turn since the last ``reset``.
         usage: Total :class:`~recoworld.llm.Usage` of the agent's calls (over its life; re-asks
             and failed calls included).
@@ -207,63 +210,45 @@ class LLMRankerAgent:
         self,
         env: Any,
         *,
-        model: ChatModel | None = None,
+        llm: LLMSpec = "local",
         seed: int | None = None,
         more_weight: float = 1.0,
         less_weight: float = 1.0,
         quality_weight: float = 0.3,
         rerank_top: int | None = None,
-        on_error: str = "fallback",
-        temperature: float = 0.0,
-        max_tokens: int = 160,
         max_reasoning_chars: int = 160,
         max_listed_topics: int = 4,
     ) -> None:
         unwrapped = unwrap_recoworld_env(env)
-        if model is not None and not isinstance(model, ChatModel):
-            raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
-        if on_error not in ON_ERROR:
-            raise ValueError(f"on_error={on_error!r} must be one of {ON_ERROR}")
+        self.llm = LLMSettings.of(llm)
         num_candidates = unwrapped.config.num_candidates
-        if rerank_top is not None and (
-            isinstance(rerank_top, bool)
-            or not isinstance(rerank_top, int | np.integer)
-            or not 2 <= rerank_top <= num_candidates
-        ):
-            raise ValueError(
-                f"rerank_top={rerank_top!r} must be None or an integer in [2, {num_candidates}]"
-            )
-        for name, value, low in (
-            ("max_tokens", max_tokens, 1),
-            ("max_reasoning_chars", max_reasoning_chars, 1),
-            ("max_listed_topics", max_listed_topics, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-        temperature = check_weight("temperature", temperature)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-            raise ValueError(f"seed={seed!r} must be an integer or None")
-        self.model = model if model is not None else embedded_chat_model()
+        if rerank_top is not None:
+            rerank_top = check_int("rerank_top", rerank_top, 2, num_candidates)
+        max_reasoning_chars = check_int("max_reasoning_chars", max_reasoning_chars, low=1)
+        max_listed_topics = check_int("max_listed_topics", max_listed_topics, low=1)
+        if seed is not None:
+            seed = check_seed("seed", seed)
+        self.more_weight = check_number("more_weight", more_weight, low=0.0)
+        self.less_weight = check_number("less_weight", less_weight, low=0.0)
+        self.quality_weight = check_number("quality_weight", quality_weight)
+        self.model = self.llm.build()
         self.layout = ObservationLayout.of(unwrapped)
         self.topic_names: tuple[str, ...] = tuple(unwrapped.catalog.topic_names)
         self.titles: tuple[str, ...] = tuple(unwrapped.catalog.titles)
-        self.more_weight = check_weight("more_weight", more_weight)
-        self.less_weight = check_weight("less_weight", less_weight)
-        self.quality_weight = check_weight("quality_weight", quality_weight, allow_negative=True)
-        self.rerank_top = None if rerank_top is None else int(rerank_top)
-        self.on_error = on_error
-        self.temperature = temperature
-        self.max_tokens = int(max_tokens)
+        self.rerank_top = rerank_top
+        self.on_error = self.llm.on_error_or(ON_ERROR_DEFAULT)
+        self.temperature = self.llm.temperature_or(TEMPERATURE)
+        self.max_tokens = self.llm.max_tokens_or(MAX_TOKENS)
         self.read_schema = preferences_schema(
             self.topic_names,
-            max_reasoning_chars=int(max_reasoning_chars),
-            max_listed_topics=min(int(max_listed_topics), len(self.topic_names)),
+            max_reasoning_chars=max_reasoning_chars,
+            max_listed_topics=min(max_listed_topics, len(self.topic_names)),
         )
-        self.max_reasoning_chars = int(max_reasoning_chars)
+        self.max_reasoning_chars = max_reasoning_chars
         self._scorer = GreedyAgent(
             self.layout, quality_weight=self.quality_weight, use_instruction=True
         )
-        self._seeds = np.random.default_rng(0 if seed is None else int(seed))
+        self._seeds = np.random.default_rng(0 if seed is None else seed)
         self.usage = Usage()
         self.fallbacks = 0
         self.trace: list[RankerStep] = []

@@ -1,13 +1,18 @@
-"""Gymnasium environments that adapt the simulators."""
+"""Gymnasium environments that adapt the simulators, one folder per family."""
 
-from recoworld.envs.convrec_env import ConvRecEnv
-from recoworld.envs.core import RecoWorldConfig, RecoWorldCore
-from recoworld.envs.recochat_env import RecoChatEnv
-from recoworld.envs.recoworld_env import RecoWorldEnv
-from recoworld.envs.vector import RecoWorldVectorEnv
+from recoworld.envs.convrec import ConvRecConfig, ConvRecEnv
+from recoworld.envs.recochat import RecoChatConfig, RecoChatEnv
+from recoworld.envs.recoworld import (
+    RecoWorldConfig,
+    RecoWorldCore,
+    RecoWorldEnv,
+    RecoWorldVectorEnv,
+)
 
 __all__ = [
+    "ConvRecConfig",
     "ConvRecEnv",
+    "RecoChatConfig",
     "RecoChatEnv",
     "RecoWorldConfig",
     "RecoWorldCore",

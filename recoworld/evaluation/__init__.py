@@ -1,17 +1,19 @@
-"""Evaluation: metrics with confidence intervals, seeded evaluation runs, reports and plots,
-LLM usage totals and trajectories written to disk as a run goes."""
+"""Evaluation: one seeded episode runner for every env, per-env metric sets, one report type
+(metrics with 95% intervals, LLM usage, JSON and tables), plots, and trajectories written to
+disk as a run goes."""
 
-from recoworld.evaluation.convrec_metrics import CONVREC_METRICS, convrec_metrics, evaluate_convrec
-from recoworld.evaluation.evaluate import (
-    COMPARISON_METRICS,
-    EPISODE_METRICS,
-    METRIC_LABELS,
-    RUN_METRICS,
-    EvaluationReport,
-    UsageTotals,
-    compare,
-    comparison_table,
-    evaluate,
+from recoworld.evaluation.convrec_metrics import CONVREC_METRICS, convrec_metrics
+from recoworld.evaluation.metric_sets import (
+    GENERIC_METRICS,
+    RECOCHAT_METRICS,
+    RECOWORLD_EPISODE_METRICS,
+    RECOWORLD_RUN_METRICS,
+    MetricSet,
+    MetricSummary,
+    Recorder,
+    metric_label,
+    metric_set_for,
+    register_metric_set,
 )
 from recoworld.evaluation.metrics import (
     bootstrap_ci95,
@@ -22,15 +24,27 @@ from recoworld.evaluation.metrics import (
     novelty,
 )
 from recoworld.evaluation.plots import plot_report
+from recoworld.evaluation.report import (
+    EvaluationReport,
+    UsageTotals,
+    comparison_table,
+    format_number,
+    format_usage,
+    json_safe,
+)
+from recoworld.evaluation.runner import compare, evaluate
 from recoworld.evaluation.trajectories import TrajectoryWriter, read_trajectories
 
 __all__ = [
-    "COMPARISON_METRICS",
     "CONVREC_METRICS",
-    "EPISODE_METRICS",
-    "METRIC_LABELS",
-    "RUN_METRICS",
+    "GENERIC_METRICS",
+    "RECOCHAT_METRICS",
+    "RECOWORLD_EPISODE_METRICS",
+    "RECOWORLD_RUN_METRICS",
     "EvaluationReport",
+    "MetricSet",
+    "MetricSummary",
+    "Recorder",
     "TrajectoryWriter",
     "UsageTotals",
     "bootstrap_ci95",
@@ -39,11 +53,16 @@ __all__ = [
     "comparison_table",
     "convrec_metrics",
     "evaluate",
-    "evaluate_convrec",
+    "format_number",
+    "format_usage",
     "gini",
     "intra_list_diversity",
+    "json_safe",
     "mean_ci95",
+    "metric_label",
+    "metric_set_for",
     "novelty",
     "plot_report",
     "read_trajectories",
+    "register_metric_set",
 ]

@@ -1,4 +1,4 @@
-"""Conversational-recommendation metrics (SR@k, AT, hDCG) and seeded ``ConvRec-v0`` runs.
+"""Conversational-recommendation metrics (SR@k, AT, hDCG) of ``ConvRec-v0`` runs.
 
 The definitions follow the published SCPR/UNICORN evaluation. An episode's *success turn* is
 the turn ``t`` (1-based, ``info["turn"]``) whose recommendation the user accepted, or -1 when
@@ -23,32 +23,13 @@ Every metric comes with a two-sided 95% Student-t interval over episodes
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from recoworld.agents.base import Agent
-from recoworld.evaluation.evaluate import (
-    EvaluationReport,
-    TrajectoryTarget,
-    _open_trajectories,
-    _run_episodes,
-    build_agent,
-    json_safe,
-)
 from recoworld.evaluation.metrics import mean_ci95
 
-__all__ = [
-    "CONVREC_METRICS",
-    "DEFAULT_EPISODES",
-    "SR_TURNS",
-    "convrec_metrics",
-    "evaluate_convrec",
-]
-
-DEFAULT_EPISODES = 100
+__all__ = ["CONVREC_METRICS", "SR_TURNS", "convrec_metrics"]
 
 SR_TURNS: tuple[int, ...] = (5, 10, 15)
 """The turn cut-offs ``k`` of the reported success rates SR@k."""
@@ -62,7 +43,7 @@ CONVREC_METRICS: dict[str, str] = {
     "r: rank; failure 0)",
     "return": "sum of rewards over the conversation",
 }
-"""Metrics of :func:`evaluate_convrec`, with their definitions (see the module docstring)."""
+"""Metrics of a ``ConvRec-v0`` evaluation, with their definitions (see the module docstring)."""
 
 
 def convrec_metrics(
@@ -121,123 +102,6 @@ def convrec_metrics(
         "hDCG": np.where(success, gain, 0.0),
     }
     return {name: mean_ci95(values) for name, values in per_episode.items()}
-
-
-def evaluate_convrec(
-    agent: str | Agent | Callable[[gym.Env], Agent],
-    episodes: int | None = None,
-    seed: int = 0,
-    *,
-    pairs: np.ndarray | list[tuple[int, int]] | None = None,
-    env_id: str = "ConvRec-v0",
-    trajectories: TrajectoryTarget | None = None,
-    **env_kwargs: Any,
-) -> EvaluationReport:
-    """Play ``agent`` for ``episodes`` conversations of ``gym.make(env_id, **env_kwargs)``.
-
-    Episode ``i`` calls ``env.reset(seed=seed + i)`` and ``agent.reset(seed=seed + i)``, so
-    every agent meets the same ``(user, target, opening attribute)`` on the same seeds. With
-    ``pairs`` (``(n, 2)`` user id, item row) episode ``i`` plays ``pairs[i]`` (reset option
-    ``"pair"``): an exact evaluation set. ``episodes`` defaults to ``len(pairs)``, or to
-    :data:`DEFAULT_EPISODES` (100) without pairs.
-
-    ``agent`` is a name of :data:`~recoworld.agents.convrec.CONVREC_AGENTS` (``"random"``,
-    ``"abs-greedy"``, ``"max-entropy"``), an :class:`~recoworld.agents.Agent`, or a callable
-    ``env -> Agent``.
-
-    Returns an :class:`~recoworld.evaluation.EvaluationReport` whose metrics are
-    :data:`CONVREC_METRICS` (hDCG uses the accepted rank the env reports), whose
-    ``per_episode`` holds ``success_turn`` (-1 = failure), ``success_rank``, ``turns`` and
-    ``return``, whose ``config`` has ``env_id``, ``agent``, ``episodes``, ``seed``,
-    ``max_turns`` and ``env_kwargs``, and whose ``usage`` sums the ``info["usage"]`` the env
-    reports (zeros for an env without one).
-
-    ``trajectories`` and a :class:`~recoworld.llm.CostCapExceeded` raised mid-run behave as in
-    :func:`~recoworld.evaluation.evaluate`: records go to disk after each episode, and a spent
-    cap stops the run with a report of the whole episodes (``stopped_early``); with none
-    complete, every metric is NaN.
-    """
-    if pairs is not None:
-        pair_array = np.asarray(pairs)
-        if pair_array.ndim != 2 or pair_array.shape[1] != 2 or pair_array.dtype.kind not in "iu":
-            raise ValueError(f"pairs must be an (n, 2) integer array, got shape {pair_array.shape}")
-    if episodes is None:
-        episodes = DEFAULT_EPISODES if pairs is None else len(pair_array)
-    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
-        raise ValueError(f"episodes={episodes!r} must be a positive integer (at least 1)")
-    if pairs is not None and episodes > len(pair_array):
-        raise ValueError(f"episodes={episodes} exceeds the {len(pair_array)} pairs given")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
-
-    with _open_trajectories(trajectories) as writer:
-        env = gym.make(env_id, **env_kwargs)
-        try:
-            built = build_agent(agent, env, int(seed))
-            max_turns = int(env.unwrapped.max_turns)
-            per_episode = {
-                name: np.empty(int(episodes), np.float64)
-                for name in ("success_turn", "success_rank", "turns", "return")
-            }
-
-            def record(episode: int, rewards: list[float], infos: list[dict[str, Any]]) -> None:
-                info = infos[-1]
-                per_episode["success_turn"][episode] = info["turn"] if info["success"] else -1
-                per_episode["success_rank"][episode] = (
-                    info["accepted_rank"] if info["success"] else 0
-                )
-                per_episode["turns"][episode] = info["turn"] if info["success"] else max_turns
-                per_episode["return"][episode] = sum(rewards)
-
-            def reset_options(episode: int) -> dict[str, Any] | None:
-                if pairs is None:
-                    return None
-                return {"pair": tuple(int(v) for v in pair_array[episode])}
-
-            outcome = _run_episodes(
-                env,
-                built,
-                int(episodes),
-                int(seed),
-                record,
-                writer=writer,
-                reset_options=reset_options,
-            )
-        finally:
-            env.close()
-
-    completed = outcome.episodes_completed
-    per_episode = {name: values[:completed] for name, values in per_episode.items()}
-    if completed:
-        summary = convrec_metrics(
-            per_episode["success_turn"].astype(np.int64),
-            max_turns,
-            np.maximum(per_episode["success_rank"], 1).astype(np.int64),
-        )
-    else:
-        nan = float("nan")
-        summary = {name: (nan, nan, nan) for name in CONVREC_METRICS if name != "return"}
-    summary["return"] = mean_ci95(per_episode["return"])
-    metrics = {name: value[0] for name, value in summary.items()}
-    ci95 = {name: (value[1], value[2]) for name, value in summary.items()}
-    config = {
-        "env_id": env_id,
-        "agent": built.name,
-        "episodes": int(episodes),
-        "seed": int(seed),
-        "max_turns": max_turns,
-        "env_kwargs": json_safe(env_kwargs),
-    }
-    return EvaluationReport(
-        metrics=metrics,
-        ci95=ci95,
-        config=config,
-        per_episode=per_episode,
-        usage=outcome.usage,
-        episodes_completed=completed,
-        stop_reason=outcome.stop_reason,
-        incomplete_episode=outcome.incomplete_episode,
-    )
 
 
 def _int_vector(values: Any, name: str) -> np.ndarray:

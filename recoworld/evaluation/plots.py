@@ -6,13 +6,14 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from recoworld.evaluation.evaluate import COMPARISON_METRICS, METRIC_LABELS, EvaluationReport
+from recoworld.evaluation.metric_sets import metric_label, metric_set_for
+from recoworld.evaluation.report import EvaluationReport
 
 
 def plot_report(
     report_or_reports: EvaluationReport | Mapping[str, EvaluationReport],
     path: str | Path,
-    metrics: Sequence[str] = COMPARISON_METRICS,
+    metrics: Sequence[str] | None = None,
 ) -> Path:
     """Bar charts of ``metrics``, one panel per metric and one bar per agent, with 95% CI bars.
 
@@ -20,10 +21,17 @@ def plot_report(
     :func:`~recoworld.evaluation.compare` returns. Metrics have different units, so each gets its
     own panel and y-axis. The figure is drawn with matplotlib's Agg canvas directly (no
     ``pyplot``), so it works without a display and leaves the process's matplotlib backend
-    alone. Writes a PNG to ``path`` (parent folders are created) and returns the path.
+    alone. ``metrics`` defaults to the comparison metrics of the reports' env. Matplotlib comes
+    with the ``plots`` extra; without it, ``ImportError`` says how to install it. Writes a PNG to
+    ``path`` (parent folders are created) and returns the path.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            f"plots need matplotlib ({error}); install it with: pip install 'recoworld[plots]'"
+        ) from error
 
     if isinstance(report_or_reports, EvaluationReport):
         reports: Mapping[str, EvaluationReport] = {report_or_reports.agent: report_or_reports}
@@ -31,6 +39,8 @@ def plot_report(
         reports = report_or_reports
     if not reports:
         raise ValueError("plot_report needs at least one report")
+    if metrics is None:
+        metrics = metric_set_for(str(next(iter(reports.values())).config["env_id"])).comparison
     shown = [m for m in metrics if any(m in r.metrics for r in reports.values())]
     if not shown:
         raise ValueError(f"none of the metrics {list(metrics)} is in the reports")
@@ -53,7 +63,7 @@ def plot_report(
             upper.append(max(hi - value, 0.0) if finite else 0.0)
         positions = range(len(names))
         ax.bar(positions, means, yerr=[lower, upper], color=colors, capsize=3)
-        ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
+        ax.set_title(metric_label(metric), fontsize=10)
         ax.set_xticks(list(positions), names, rotation=30, ha="right", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", alpha=0.3)

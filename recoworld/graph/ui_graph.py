@@ -322,7 +322,7 @@ class AttributeGraph:
         )
 
 
-def attribute_entropy(counts: np.ndarray, n_candidates: int) -> np.ndarray:
+def attribute_entropy(counts: np.ndarray, n_candidates: float) -> np.ndarray:
     """Binary entropy in bits of "a candidate has the attribute", per attribute.
 
     With ``p = counts / n_candidates`` (the share of the candidate items that have the
@@ -332,7 +332,9 @@ def attribute_entropy(counts: np.ndarray, n_candidates: int) -> np.ndarray:
 
     so an attribute that half the candidates have scores 1 (the answer halves the set when it
     is yes) and one that all or none have scores 0. The order is the same as ``p (1 - p)``.
-    Returns float64 values in ``[0, 1]``, shaped like ``counts``.
+    ``counts`` and ``n_candidates`` may also be weights (SCPR's weighted entropy passes the
+    total candidate weight as a float). Returns float64 values in ``[0, 1]``, shaped like
+    ``counts``.
 
     >>> attribute_entropy(np.array([0, 1, 2, 4]), 4).round(4).tolist()
     [0.0, 0.8113, 1.0, 0.0]

@@ -37,6 +37,7 @@ from recoworld.llm.factory import make_chat_model
 from recoworld.llm.litellm_backend import LiteLLMChatModel
 from recoworld.llm.local import LocalChatModel, LocalModelUnavailable, embedded_model_path
 from recoworld.llm.scripted import ScriptedCall, ScriptedChatModel
+from recoworld.llm.settings import LLMSettings, LLMSpec
 from recoworld.llm.usage import MeteredChatModel, UsageMeter
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
     "CostCapExceeded",
     "GenerationParams",
     "LLMError",
+    "LLMSettings",
+    "LLMSpec",
     "LiteLLMChatModel",
     "LocalChatModel",
     "LocalModelUnavailable",

@@ -20,6 +20,8 @@ from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 import jsonschema
 from pydantic import TypeAdapter, ValidationError
 
+from recoworld.validation import check_int, check_number
+
 Role = Literal["system", "user", "assistant"]
 
 Schema = type[Any] | Mapping[str, Any]
@@ -271,17 +273,15 @@ class BaseChatModel(ABC):
 
 
 def check_min_int(name: str, value: Any, low: int) -> int:
-    """``value`` if it is an integer ``>= low`` (not a bool), else ``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-    return int(value)
+    """``value`` as an ``int`` if it is an integer ``>= low`` (Python or numpy, not a bool),
+    else ``ValueError`` naming it (:func:`recoworld.validation.check_int`)."""
+    return check_int(name, value, low=low)
 
 
-def check_temperature(value: Any) -> float:
-    """A sampling temperature in ``[0, 2]``, else ``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 2.0:
-        raise ValueError(f"temperature={value!r} must be a number in [0, 2]")
-    return float(value)
+def check_temperature(value: Any, name: str = "temperature") -> float:
+    """A sampling temperature in ``[0, 2]`` as a ``float``, else ``ValueError`` naming it
+    (:func:`recoworld.validation.check_number`)."""
+    return check_number(name, value, 0.0, 2.0)
 
 
 # --- messages -------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
@@ -43,9 +42,8 @@ from recoworld.llm.base import (
     LLMError,
     MalformedOutputError,
     Usage,
-    check_min_int,
-    check_temperature,
 )
+from recoworld.llm.prompts import load_prompt
 from recoworld.simulators.config import UserModelConfig
 from recoworld.simulators.latent import (
     LatentUserState,
@@ -53,12 +51,12 @@ from recoworld.simulators.latent import (
     sample_users,
     topic_preferences,
 )
+from recoworld.validation import ON_ERROR, check_choice, check_int, check_number
 
 __all__ = [
     "ACTIVITIES",
     "AILO_PROMPT_VERSION",
     "LANGUAGE_STYLES",
-    "ON_LLM_ERROR",
     "ORIENTATIONS",
     "AILOAnswer",
     "AILOPersona",
@@ -66,14 +64,11 @@ __all__ = [
     "AILOUser",
     "UserReply",
     "ailo_answer_model",
-    "load_ailo_prompt",
     "sample_ailo_user",
 ]
 
 AILO_PROMPT_VERSION = "v1"
 """Version of the packaged prompt (``prompts/ailo_user.<version>.txt``)."""
-
-ON_LLM_ERROR: tuple[str, ...] = ("raise", "fallback")
 
 ACTIVITIES: tuple[str, ...] = (
     "commuting to work by train",
@@ -325,16 +320,6 @@ class UserReply:
     usage: Usage = field(default_factory=Usage)
 
 
-def load_ailo_prompt(version: str = AILO_PROMPT_VERSION) -> str:
-    """The packaged AILO prompt template of ``version`` (slots ``{persona}``, ``{target}``,
-    ``{history}``, ``{utterance}``, ``{recommendations}``)."""
-    name = f"ailo_user.{version}.txt"
-    path = resources.files("recoworld.simulators").joinpath("prompts", name)
-    if not isinstance(version, str) or not path.is_file():
-        raise ValueError(f"no AILO user prompt version {version!r} ({name})")
-    return path.read_text(encoding="utf-8").strip()
-
-
 class AILOUser:
     """An AILO user voiced by a chat model; acceptance is decided by its target.
 
@@ -383,21 +368,16 @@ class AILOUser:
             raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
         if not isinstance(catalog, Catalog):
             raise ValueError(f"catalog={catalog!r} is not a recoworld Catalog")
-        if on_llm_error not in ON_LLM_ERROR:
-            raise ValueError(f"on_llm_error={on_llm_error!r} must be one of {ON_LLM_ERROR}")
-        for name, value, low in (
-            ("max_tokens", max_tokens, 1),
-            ("max_chars", max_chars, 1),
-            ("history_turns", history_turns, 0),
-            ("max_listed_items", max_listed_items, 1),
-        ):
-            check_min_int(name, value, low)
-        check_temperature(temperature)
+        check_choice("on_llm_error", on_llm_error, ON_ERROR)
+        max_tokens = check_int("max_tokens", max_tokens, low=1)
+        max_chars = check_int("max_chars", max_chars, low=1)
+        history_turns = check_int("history_turns", history_turns, low=0)
+        max_listed_items = check_int("max_listed_items", max_listed_items, low=1)
         self.model = model
         self.catalog = catalog
         self.on_llm_error = on_llm_error
-        self.prompt = load_ailo_prompt(prompt_version)
-        self.temperature = float(temperature)
+        self.prompt = load_prompt("ailo_user", prompt_version)
+        self.temperature = check_number("temperature", temperature, 0.0, 2.0)
         self.max_tokens = max_tokens
         self.answer_model = ailo_answer_model(max_chars)
         self.history_turns = history_turns

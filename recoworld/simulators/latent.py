@@ -106,6 +106,78 @@ class LatentUserState:
     def copy(self) -> LatentUserState:
         return LatentUserState(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
+    def arrays(self) -> UserArrays:
+        """The arrays the compiled turn kernel reads and updates (the same arrays, not copies)."""
+        return UserArrays(
+            self.interests, self.interest_bonus, self.boredom, self.familiarity,
+            self.novelty_propensity, self.novelty_state, self.patience, self.session_skips,
+            self.session_satisfaction, self.session_turns, self.turns_since_instruction,
+            self.seen_bits, self.consumed_bits,
+        )  # fmt: skip
+
+
+class UserArrays(NamedTuple):
+    """The hidden state a turn reads and updates, as one argument of the compiled kernels.
+
+    The arrays of a :class:`LatentUserState` (see there for shapes), less ``base_patience``;
+    numba compiles named tuples of arrays into a struct, so the fields are read by name at no
+    cost inside a kernel.
+    """
+
+    interests: np.ndarray
+    interest_bonus: np.ndarray
+    boredom: np.ndarray
+    familiarity: np.ndarray
+    novelty_propensity: np.ndarray
+    novelty_state: np.ndarray
+    patience: np.ndarray
+    session_skips: np.ndarray
+    session_satisfaction: np.ndarray
+    session_turns: np.ndarray
+    turns_since_instruction: np.ndarray
+    seen_bits: np.ndarray
+    consumed_bits: np.ndarray
+
+
+class ItemArrays(NamedTuple):
+    """The catalog arrays the user model reads (see :class:`~recoworld.catalog.Catalog`)."""
+
+    embeddings: np.ndarray
+    """``(n_items, d)`` unit item embeddings."""
+    item_topics: np.ndarray
+    """``(n_items, T)`` topic mass of each item."""
+    quality: np.ndarray
+    """``(n_items,)`` item quality in ``[0, 1]``."""
+    topic_centroids: np.ndarray
+    """``(T, d)`` unit topic directions."""
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> ItemArrays:
+        return cls(
+            catalog.embeddings, catalog.item_topics, catalog.quality, catalog.topic_centroids
+        )
+
+
+class TurnDraws(NamedTuple):
+    """The random numbers of one turn (drawn in Python from the caller's generator)."""
+
+    uniforms: np.ndarray
+    """``(n, 2S)`` uniforms: ``[:, 2s]`` decides a click at slot ``s``, ``[:, 2s + 1]`` whether
+    the user goes on to the next slot."""
+    normals: np.ndarray
+    """``(n, S)`` standard normals of the watch-fraction noise."""
+    leave: np.ndarray
+    """``(n,)`` uniforms of the exogenous leave probability."""
+
+
+class Overrides(NamedTuple):
+    """Decisions handed to another decider (an LLM user): ``-1`` = the latent model decides,
+    ``0`` / ``1`` = skip / click (``click``, int8 ``(n, S)``) or stay / leave (``leave``, int8
+    ``(n,)``)."""
+
+    click: np.ndarray
+    leave: np.ndarray
+
 
 def sample_users(
     n_users: int, catalog: Catalog, config: UserModelConfig, rng: np.random.Generator
@@ -117,18 +189,8 @@ def sample_users(
     """
     if n_users < 0:
         raise ValueError(f"n_users={n_users} must be >= 0")
-    k, d, t = config.n_interests, catalog.embedding_dim, catalog.n_topics
-    topics = np.searchsorted(catalog.topic_share_cdf, rng.random((n_users, k)), side="right")
-    noise = rng.standard_normal((n_users, k, d)) * (config.interest_spread / np.sqrt(d))
-    interests = catalog.topic_centroids[np.minimum(topics, t - 1)] + noise
-    interests /= np.linalg.norm(interests, axis=-1, keepdims=True)
-    # Dirichlet(concentration) weights, drawn as normalised Gamma variates.
-    gammas = rng.standard_gamma(config.interest_concentration, size=(n_users, k))
-    weights = gammas / np.maximum(gammas.sum(axis=1, keepdims=True), 1e-300)
-    interest_bonus = config.interest_weight_scale * np.log(k * np.maximum(weights, 1e-6))
-    novelty = rng.beta(config.novelty_propensity_a, config.novelty_propensity_b, size=n_users)
-    base_patience = rng.uniform(config.patience_low, config.patience_high, size=n_users)
-    n_bytes = (catalog.n_items + 7) // 8
+    t, n_bytes = catalog.n_topics, (catalog.n_items + 7) // 8
+    interests, interest_bonus, novelty, base_patience = _draw_users(n_users, catalog, config, rng)
     return LatentUserState(
         interests=interests.astype(np.float32),
         interest_bonus=interest_bonus.astype(np.float32),
@@ -145,6 +207,90 @@ def sample_users(
         seen_bits=np.zeros((n_users, n_bytes), np.uint8),
         consumed_bits=np.zeros((n_users, n_bytes), np.uint8),
     )
+
+
+def resample_users(
+    state: LatentUserState,
+    rows: np.ndarray | slice,
+    catalog: Catalog,
+    config: UserModelConfig,
+    rng: np.random.Generator,
+) -> None:
+    """Replace the users of ``state`` at ``rows`` with fresh users, in place.
+
+    The same draws and values as ``state.put(rows, sample_users(n, catalog, config, rng))``
+    (``n`` the number of rows), written straight into ``state``'s arrays.
+    """
+    n_users = len(range(state.n_users)[rows]) if isinstance(rows, slice) else len(rows)
+    interests, interest_bonus, novelty, base_patience = _draw_users(n_users, catalog, config, rng)
+    state.interests[rows] = interests
+    state.interest_bonus[rows] = interest_bonus
+    state.novelty_propensity[rows] = novelty
+    state.base_patience[rows] = base_patience
+    state.patience[rows] = base_patience
+    for name in _ZEROED_AT_START:
+        getattr(state, name)[rows] = 0
+    state.turns_since_instruction[rows] = 1 << 20
+
+
+_ZEROED_AT_START = (
+    "boredom", "familiarity", "novelty_state", "session_skips", "session_satisfaction",
+    "session_turns", "seen_bits", "consumed_bits",
+)  # fmt: skip
+
+
+def _draw_users(
+    n_users: int, catalog: Catalog, config: UserModelConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The random part of new users (float64): interests ``(n, K, d)``, interest bonus
+    ``(n, K)``, novelty propensity and base patience ``(n,)``."""
+    k, d = config.n_interests, catalog.embedding_dim
+    topic_draws = rng.random((n_users, k))
+    normals = rng.standard_normal((n_users, k, d))
+    # Dirichlet(concentration) weights, drawn as normalised Gamma variates.
+    gammas = rng.standard_gamma(config.interest_concentration, size=(n_users, k))
+    interests = np.empty((n_users, k, d))
+    weights = np.empty((n_users, k))
+    _shape_users(
+        topic_draws, normals, gammas, catalog.topic_share_cdf, catalog.topic_centroids,
+        config.interest_spread / math.sqrt(d), interests, weights,
+    )  # fmt: skip
+    interest_bonus = config.interest_weight_scale * np.log(weights)
+    novelty = rng.beta(config.novelty_propensity_a, config.novelty_propensity_b, size=n_users)
+    base_patience = rng.uniform(config.patience_low, config.patience_high, size=n_users)
+    return interests, interest_bonus, novelty, base_patience
+
+
+@njit(cache=True)
+def _shape_users(topic_draws, normals, gammas, topic_cdf, centroids, spread, interests, weights):
+    """The arithmetic of :func:`_draw_users` (the same operations, in the same order, as
+    ``searchsorted(topic_cdf, draw, side="right")``, ``centroid + normals * spread`` divided
+    by its norm, and ``K * max(gamma / max(sum(gammas), 1e-300), 1e-6)``), without NumPy's
+    per-call overhead: a reset of one user costs a few microseconds."""
+    n_users, n_interests, dim = normals.shape
+    n_topics = centroids.shape[0]
+    squares = np.empty((1, dim))
+    for user in range(n_users):
+        for k in range(n_interests):
+            draw = topic_draws[user, k]
+            low, high = 0, topic_cdf.shape[0]
+            while low < high:  # the first topic whose cumulative share exceeds the draw
+                middle = (low + high) // 2
+                if topic_cdf[middle] <= draw:
+                    low = middle + 1
+                else:
+                    high = middle
+            topic = min(low, n_topics - 1)
+            for j in range(dim):
+                value = centroids[topic, j] + normals[user, k, j] * spread
+                interests[user, k, j] = value
+                squares[0, j] = value * value
+            norm = math.sqrt(pairwise_sum(squares, 0, dim))
+            for j in range(dim):
+                interests[user, k, j] /= norm
+        total = max(pairwise_sum(gammas, user, n_interests), 1e-300)
+        for k in range(n_interests):
+            weights[user, k] = n_interests * max(gammas[user, k] / total, 1e-6)
 
 
 def _params(config: UserModelConfig) -> np.ndarray:
@@ -220,6 +366,88 @@ def _set_bit(bits: np.ndarray, user: int, item: int) -> None:
 
 
 @njit(cache=True, inline="always")
+def _block_sum(values, row, start, n):
+    """NumPy's pairwise summation of a block of at most 128 values (see :func:`pairwise_sum`)."""
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += values[row, i]
+        return total
+    r0 = values[row, start]
+    r1 = values[row, start + 1]
+    r2 = values[row, start + 2]
+    r3 = values[row, start + 3]
+    r4 = values[row, start + 4]
+    r5 = values[row, start + 5]
+    r6 = values[row, start + 6]
+    r7 = values[row, start + 7]
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        b = start + i
+        r0 += values[row, b]
+        r1 += values[row, b + 1]
+        r2 += values[row, b + 2]
+        r3 += values[row, b + 3]
+        r4 += values[row, b + 4]
+        r5 += values[row, b + 5]
+        r6 += values[row, b + 6]
+        r7 += values[row, b + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += values[row, start + i]
+        i += 1
+    return total
+
+
+@njit(cache=True)
+def pairwise_sum(values: np.ndarray, row: int, n: int) -> float:
+    """``values[row, :n].sum()`` added in NumPy's order, so the total is NumPy's to the last bit.
+
+    NumPy sums a block of up to 128 values with eight running sums; a longer run is split in
+    two (the first half a multiple of 8) and the halves' sums are added. The split is walked
+    with an explicit stack (numba cannot cache a recursive function).
+    """
+    if n <= 128:
+        return _block_sum(values, row, 0, n)
+    depth = 64
+    starts = np.empty(depth, np.int64)
+    sizes = np.empty(depth, np.int64)
+    stage = np.zeros(depth, np.int64)
+    left = np.empty(depth)
+    top = 0
+    starts[0], sizes[0] = 0, n
+    result = 0.0
+    while top >= 0:
+        start, size = starts[top], sizes[top]
+        if size <= 128:
+            result = _block_sum(values, row, start, size)
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if stage[top] == 0:
+            stage[top] = 1
+            top += 1
+            starts[top], sizes[top], stage[top] = start, half, 0
+        elif stage[top] == 1:
+            left[top] = result
+            stage[top] = 2
+            top += 1
+            starts[top], sizes[top], stage[top] = start + half, size - half, 0
+        else:
+            result = left[top] + result
+            top -= 1
+    return result
+
+
+# Kernels take named tuples and unpack them once, at the top: numba reference-counts every
+# array read out of a tuple, so a field read inside a per-user loop would cost an atomic
+# increment and decrement each time. The inlined helpers take plain arrays.
+
+
+@njit(cache=True, inline="always")
 def _utility(
     user: int, item: int, interests, interest_bonus, boredom, familiarity, novelty_propensity,
     novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params,
@@ -255,9 +483,13 @@ def _utility(
 
 @njit(cache=True)
 def _utilities_kernel(
-    items, out, interests, interest_bonus, boredom, familiarity, novelty_propensity,
-    novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params,
-):  # fmt: skip
+    items: np.ndarray, out: np.ndarray, users: UserArrays, catalog: ItemArrays, params: np.ndarray
+) -> None:
+    interests, interest_bonus = users.interests, users.interest_bonus
+    boredom, familiarity = users.boredom, users.familiarity
+    novelty_propensity, novelty_state = users.novelty_propensity, users.novelty_state
+    seen_bits, consumed_bits = users.seen_bits, users.consumed_bits
+    embeddings, item_topics, quality = catalog.embeddings, catalog.item_topics, catalog.quality
     for user in range(items.shape[0]):
         for s in range(items.shape[1]):
             item = items[user, s]
@@ -328,21 +560,49 @@ def _topic_preferences(user, interests, interest_bonus, boredom, centroids, para
 
 
 @njit(cache=True)
+def _topic_preferences_kernel(
+    users: UserArrays, centroids: np.ndarray, params: np.ndarray, out: np.ndarray
+) -> None:
+    interests, interest_bonus, boredom = users.interests, users.interest_bonus, users.boredom
+    for user in range(out.shape[0]):
+        _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, out[user])
+
+
+@njit(cache=True)
 def turn_kernel(
-    items, uniforms, normals, leave_draws, interests, interest_bonus, boredom, familiarity,
-    novelty_propensity, novelty_state, patience, session_skips, session_satisfaction,
-    session_turns, turns_since_instruction, seen_bits, consumed_bits, embeddings, item_topics,
-    quality, centroids, params, examined, clicks, watch, satisfaction, left, instructed, more_of,
-    less_of, click_override, leave_override,
-):  # fmt: skip
+    items: np.ndarray,
+    draws: TurnDraws,
+    users: UserArrays,
+    catalog: ItemArrays,
+    params: np.ndarray,
+    overrides: Overrides,
+    out: TurnOutcome,
+) -> None:
     """The user model's turn for every user (see :func:`step_users`, its Python entry point).
 
-    ``click_override`` ``(n, S)`` int8 and ``leave_override`` ``(n,)`` int8 let another decider
-    (an LLM user) take decisions: ``-1`` leaves the slot (or the leaving) to the latent model;
-    ``0``/``1`` force a skip/click (or staying/leaving). An overridden slot counts as examined and
-    the review goes on past it (the decider read the whole list); a forced click on an empty slot
-    is no click. The transition is the same either way, so the latent state follows the decisions.
+    Reads ``items`` ``(n, S)`` (``-1`` = empty slot), the turn's ``draws``, the ``catalog`` and
+    the flat ``params`` (:func:`kernel_params`); updates ``users`` in place and writes ``out``.
+
+    ``overrides`` let another decider (an LLM user) take decisions: ``-1`` leaves the slot (or
+    the leaving) to the latent model; ``0``/``1`` force a skip/click (or staying/leaving). An
+    overridden slot counts as examined and the review goes on past it (the decider read the whole
+    list); a forced click on an empty slot is no click. The transition is the same either way, so
+    the latent state follows the decisions.
     """
+    interests, interest_bonus = users.interests, users.interest_bonus
+    boredom, familiarity = users.boredom, users.familiarity
+    novelty_propensity, novelty_state = users.novelty_propensity, users.novelty_state
+    patience, session_skips = users.patience, users.session_skips
+    session_satisfaction, session_turns = users.session_satisfaction, users.session_turns
+    turns_since_instruction = users.turns_since_instruction
+    seen_bits, consumed_bits = users.seen_bits, users.consumed_bits
+    embeddings, item_topics = catalog.embeddings, catalog.item_topics
+    quality, centroids = catalog.quality, catalog.topic_centroids
+    uniforms, normals, leave_draws = draws.uniforms, draws.normals, draws.leave
+    click_override, leave_override = overrides.click, overrides.leave
+    examined, clicks, watch = out.examined, out.clicks, out.watch_fraction
+    satisfaction, left, instructed = out.satisfaction, out.left, out.instructed
+    more_of, less_of = out.more_of, out.less_of
     n_users, n_slots = items.shape
     n_interests, dim = interests.shape[1], interests.shape[2]
     n_topics = item_topics.shape[1]
@@ -371,8 +631,9 @@ def turn_kernel(
             decision = click_override[user, s]
             if decision < 0:
                 clicks[user, s], watch[user, s], going_on = review_item(
-                    value, uniforms[user, s, 0], uniforms[user, s, 1], normals[user, s], params
-                )
+                    value, uniforms[user, 2 * s], uniforms[user, 2 * s + 1], normals[user, s],
+                    params,
+                )  # fmt: skip
             elif decision == 1 and value > -np.inf:
                 margin = value - params[_P_NO_CLICK]
                 clicks[user, s] = True
@@ -478,11 +739,7 @@ def item_utilities(
     """
     items = np.ascontiguousarray(items, dtype=np.int64)
     out = np.empty(items.shape, np.float64)
-    _utilities_kernel(
-        items, out, state.interests, state.interest_bonus, state.boredom, state.familiarity,
-        state.novelty_propensity, state.novelty_state, state.seen_bits, state.consumed_bits,
-        catalog.embeddings, catalog.item_topics, catalog.quality, kernel_params(config),
-    )  # fmt: skip
+    _utilities_kernel(items, out, state.arrays(), ItemArrays.of(catalog), kernel_params(config))
     return out
 
 
@@ -513,6 +770,16 @@ class TurnOutcome(NamedTuple):
     """``(n,)`` topic index to see more of, ``-1`` where no instruction."""
     less_of: np.ndarray
     """``(n,)`` topic index to see less of, ``-1`` where no instruction."""
+
+    @classmethod
+    def empty(cls, n_users: int, slate_size: int) -> TurnOutcome:
+        """Uninitialised output arrays for ``n_users`` users shown ``slate_size`` slots."""
+        n, s = n_users, slate_size
+        return cls(
+            np.empty((n, s), np.bool_), np.empty((n, s), np.bool_), np.empty((n, s)),
+            np.empty(n), np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.int64),
+            np.empty(n, np.int64),
+        )  # fmt: skip
 
 
 def check_override(override: np.ndarray | None, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -564,24 +831,13 @@ def step_users(
     uniforms = rng.random((n, s, 2))
     normals = rng.standard_normal((n, s))
     leave_draws = rng.random(n)
-    examined = np.empty((n, s), np.bool_)
-    clicks = np.empty((n, s), np.bool_)
-    watch = np.empty((n, s), np.float64)
-    satisfaction = np.empty(n, np.float64)
-    left = np.empty(n, np.bool_)
-    instructed = np.empty(n, np.bool_)
-    more_of = np.empty(n, np.int64)
-    less_of = np.empty(n, np.int64)
+    outcome = TurnOutcome.empty(n, s)
+    draws = TurnDraws(uniforms.reshape(n, 2 * s), normals, leave_draws)
     turn_kernel(
-        items, uniforms, normals, leave_draws, state.interests, state.interest_bonus,
-        state.boredom, state.familiarity, state.novelty_propensity, state.novelty_state,
-        state.patience, state.session_skips, state.session_satisfaction, state.session_turns,
-        state.turns_since_instruction, state.seen_bits, state.consumed_bits, catalog.embeddings,
-        catalog.item_topics, catalog.quality, catalog.topic_centroids, kernel_params(config),
-        examined, clicks, watch, satisfaction, left, instructed, more_of, less_of,
-        click_override, leave_override,
+        items, draws, state.arrays(), ItemArrays.of(catalog), kernel_params(config),
+        Overrides(click_override, leave_override), outcome,
     )  # fmt: skip
-    return TurnOutcome(examined, clicks, watch, satisfaction, left, instructed, more_of, less_of)
+    return outcome
 
 
 def topic_preferences(
@@ -589,12 +845,7 @@ def topic_preferences(
 ) -> np.ndarray:
     """``(n, T)`` how much each user wants each topic now (the hidden truth behind ``more_of``)."""
     out = np.empty((state.n_users, catalog.n_topics))
-    params = kernel_params(config)
-    for user in range(state.n_users):
-        _topic_preferences(
-            user, state.interests, state.interest_bonus, state.boredom, catalog.topic_centroids,
-            params, out[user],
-        )  # fmt: skip
+    _topic_preferences_kernel(state.arrays(), catalog.topic_centroids, kernel_params(config), out)
     return out
 
 

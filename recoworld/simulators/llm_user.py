@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,8 @@ from recoworld.llm.base import (
     LLMError,
     Message,
     Usage,
-    check_min_int,
-    check_temperature,
 )
+from recoworld.llm.prompts import load_prompt
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
@@ -59,23 +57,12 @@ from recoworld.simulators.instruction import (
     join_names,
 )
 from recoworld.simulators.llm_voice import names_a_topic
+from recoworld.validation import ON_ERROR, check_choice, check_int, check_number
 
 DECISION_MODES = ("latent", "hybrid", "llm")
-ON_LLM_ERROR = ("raise", "fallback")
 PROMPT_VERSION = "v1"
 """Version of the packaged prompts (``prompts/llm_user_<part>.<version>.txt``)."""
 PROMPT_PARTS = ("reflect", "decide", "instruct")
-
-
-def load_user_prompt(part: str, version: str = PROMPT_VERSION) -> str:
-    """The packaged LLM-user prompt ``part`` (one of :data:`PROMPT_PARTS`) of ``version``."""
-    if part not in PROMPT_PARTS:
-        raise ValueError(f"prompt part {part!r} must be one of {PROMPT_PARTS}")
-    name = f"llm_user_{part}.{version}.txt"
-    path = resources.files("recoworld.simulators").joinpath("prompts", name)
-    if not path.is_file():
-        raise ValueError(f"no LLM-user prompt version {version!r} ({name})")
-    return path.read_text(encoding="utf-8").strip()
 
 
 @dataclass(frozen=True)
@@ -185,19 +172,15 @@ class LLMUser:
             raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
         if decision_mode not in DECISION_MODES:
             raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
-        if on_llm_error not in ON_LLM_ERROR:
-            raise ValueError(f"on_llm_error={on_llm_error!r} must be one of {ON_LLM_ERROR}")
+        check_choice("on_llm_error", on_llm_error, ON_ERROR)
         low, high = hybrid_click_bounds
         if not 0.0 <= low <= high <= 1.0:
             raise ValueError(
                 f"hybrid_click_bounds={hybrid_click_bounds!r} must satisfy 0 <= low <= high <= 1"
             )
-        for name, value in (
-            ("max_tokens", max_tokens),
-            ("instruction_max_tokens", instruction_max_tokens),
-        ):
-            check_min_int(name, value, 1)
-        check_temperature(temperature)
+        max_tokens = check_int("max_tokens", max_tokens, low=1)
+        instruction_max_tokens = check_int("instruction_max_tokens", instruction_max_tokens, low=1)
+        check_number("temperature", temperature, 0.0, 2.0)
         if fallback_voice is not None and not isinstance(fallback_voice, InstructionVoice):
             raise ValueError(f"fallback_voice={fallback_voice!r} does not implement render")
         self.model = model
@@ -205,7 +188,9 @@ class LLMUser:
         self.hybrid_click_bounds = (float(low), float(high))
         self.on_llm_error = on_llm_error
         self.fallback_voice = fallback_voice or TemplateVoice()
-        self.prompts = {part: load_user_prompt(part, prompt_version) for part in PROMPT_PARTS}
+        self.prompts = {
+            part: load_prompt(f"llm_user_{part}", prompt_version) for part in PROMPT_PARTS
+        }
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.instruction_max_tokens = instruction_max_tokens

@@ -10,11 +10,11 @@ A spent cost cap (:class:`~recoworld.llm.CostCapExceeded`) is never papered over
 from __future__ import annotations
 
 import re
-from importlib import resources
 
 import numpy as np
 
 from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, Usage
+from recoworld.llm.prompts import load_prompt
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
@@ -24,15 +24,6 @@ from recoworld.simulators.instruction import (
 
 PROMPT_VERSION = "v1"
 """Version of the packaged prompt (``prompts/instruction_voice.<version>.txt``)."""
-
-
-def load_prompt(version: str = PROMPT_VERSION) -> str:
-    """The packaged instruction-voice prompt template (slots ``{more}`` and ``{less}``)."""
-    name = f"instruction_voice.{version}.txt"
-    path = resources.files("recoworld.simulators").joinpath("prompts", name)
-    if not path.is_file():
-        raise ValueError(f"no instruction-voice prompt version {version!r} ({name})")
-    return path.read_text(encoding="utf-8").strip()
 
 
 def names_a_topic(text: str, instruction: ReflectiveInstruction) -> bool:
@@ -76,7 +67,7 @@ class LLMVoice:
             raise ValueError(f"max_tokens={max_tokens} must be >= 1")
         self.model = model
         self.fallback = fallback or TemplateVoice()
-        self.prompt = load_prompt(prompt_version)
+        self.prompt = load_prompt("instruction_voice", prompt_version)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.renders = 0

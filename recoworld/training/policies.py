@@ -22,7 +22,7 @@ PPO's clipped ratio move each score only a small fraction of its noise per updat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -65,11 +65,19 @@ SCORE_TEMPERATURE = 0.5
 """The score is ``tanh(SCORE_TEMPERATURE * logit)``, inside the ``[-1, 1]`` action box."""
 
 
+def _shape(observation_space: spaces.Dict, key: str) -> tuple[int, ...]:
+    """The shape of entry ``key`` of a ``Dict`` observation space (``ValueError`` if none)."""
+    shape = observation_space[key].shape
+    if shape is None:
+        raise ValueError(f"observation_space[{key!r}] = {observation_space[key]!r} has no shape")
+    return shape
+
+
 def _dims(observation_space: spaces.Dict) -> tuple[int, int, int]:
     """``(num_candidates, embedding_dim, n_topics)`` of a RecoWorld observation space."""
-    num_candidates = observation_space["candidates"].shape[0]
-    n_topics = observation_space["instruction"].shape[0] // 2
-    embedding_dim = observation_space["history"].shape[0] - n_topics
+    num_candidates = _shape(observation_space, "candidates")[0]
+    n_topics = _shape(observation_space, "instruction")[0] // 2
+    embedding_dim = _shape(observation_space, "history")[0] - n_topics
     return num_candidates, embedding_dim, n_topics
 
 
@@ -98,10 +106,10 @@ class CandidateFeaturesExtractor(BaseFeaturesExtractor):
         self.num_candidates = num_candidates
         self.embedding_dim = embedding_dim
         self.n_topics = n_topics
-        self.candidate_dim = observation_space["candidates"].shape[1]
+        self.candidate_dim = _shape(observation_space, "candidates")[1]
         self.row_dim = self.candidate_dim + len(RANKING_SIGNALS)
         self.user_dim = sum(
-            observation_space[key].shape[0] for key in ("history", "instruction", "context")
+            _shape(observation_space, key)[0] for key in ("history", "instruction", "context")
         )
         super().__init__(
             observation_space, features_dim=num_candidates * self.row_dim + self.user_dim
@@ -196,7 +204,12 @@ class RankerActions(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        candidates = env.observation_space["candidates"].shape[0]
+        if not isinstance(env.observation_space, spaces.Dict):
+            raise ValueError(
+                "RankerActions needs a RecoWorld Dict observation space, "
+                f"got {env.observation_space}"
+            )
+        candidates = _shape(env.observation_space, "candidates")[0]
         if not isinstance(env.action_space, spaces.Box) or env.action_space.shape != (candidates,):
             raise ValueError(
                 f"RankerActions needs a score action space, got {env.action_space}; "
@@ -210,7 +223,7 @@ class RankerActions(gym.Wrapper):
         self._observation = observation
         return observation, info
 
-    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._observation is None:
             raise RuntimeError("RankerActions.step called before reset")
         scores = scores_from_ranker_action(self._observation, action)
@@ -343,7 +356,7 @@ class CandidateScorerPolicy(ActorCriticPolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(action_space, spaces.Box) or action_space.shape != (
-            observation_space["candidates"].shape[0],
+            _shape(observation_space, "candidates")[0],
         ):
             raise ValueError(
                 f"action_space={action_space!r} must be a Box with one score per candidate; "
@@ -367,7 +380,9 @@ class CandidateScorerPolicy(ActorCriticPolicy):
     def _build_mlp_extractor(self) -> None:
         extractor = self.features_extractor
         assert isinstance(extractor, CandidateFeaturesExtractor)
-        self.mlp_extractor = CandidateScorer(
+        # SB3 annotates mlp_extractor as MlpExtractor but documents custom extractors (any module
+        # with latent_dim_pi/vf and forward_actor/critic) for _build_mlp_extractor overrides.
+        self.mlp_extractor = CandidateScorer(  # type: ignore[assignment]
             extractor.num_candidates,
             extractor.row_dim,
             extractor.candidate_dim,
@@ -381,7 +396,8 @@ class CandidateScorerPolicy(ActorCriticPolicy):
         self.action_net = nn.Identity()
         self.log_std = nn.Parameter(th.full((1,), float(self.log_std_init)))
         self.value_net = _orthogonal(nn.Linear(self.mlp_extractor.latent_dim_vf, 1), gain=1.0)
-        self.optimizer = self.optimizer_class(
+        # Optimizer's own signature has no lr; its subclasses (Adam, ...) do (as in SB3's _build).
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 

@@ -27,13 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
@@ -203,15 +205,20 @@ class SlateActionMasks(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.slate_size = len(env.action_space.nvec)
-        self._mask = np.ones(env.action_space.nvec[0], bool)
+        action_space = env.action_space
+        if not isinstance(action_space, spaces.MultiDiscrete):
+            raise ValueError(
+                f"SlateActionMasks needs a MultiDiscrete slate action space, got {action_space}"
+            )
+        self.slate_size = len(action_space.nvec)
+        self._mask = np.ones(int(action_space.nvec[0]), bool)
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         self._mask = info["action_mask"]
         return obs, info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._mask = info["action_mask"]
         return obs, reward, terminated, truncated, info
@@ -277,7 +284,7 @@ def train_ppo(config: TrainConfig) -> Path:
     torch.set_num_threads(config.torch_threads)
 
     venv = make_vec_env(config)
-    hyperparameters = dict(
+    hyperparameters: dict[str, Any] = dict(
         learning_rate=config.learning_rate,
         n_steps=config.n_steps,
         batch_size=config.batch_size,
@@ -296,7 +303,7 @@ def train_ppo(config: TrainConfig) -> Path:
     if config.algo == "maskable-ppo":
         from sb3_contrib import MaskablePPO
 
-        model: PPO = MaskablePPO("MultiInputPolicy", venv, **hyperparameters)
+        model: OnPolicyAlgorithm = MaskablePPO("MultiInputPolicy", venv, **hyperparameters)
     elif config.resolved_policy == "ranker":
         policy_kwargs = dict(
             features_extractor_class=RankerFeaturesExtractor,

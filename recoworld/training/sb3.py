@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -14,6 +14,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 
 from recoworld.training.policies import RankerFeaturesExtractor, scores_from_ranker_action
 from recoworld.training.ppo import slate_action_masks
+
+if TYPE_CHECKING:
+    from sb3_contrib import MaskablePPO
 
 
 class SB3Agent:
@@ -54,9 +57,11 @@ class SB3Agent:
 
     def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
         if self.masked:
-            slots = len(self.model.action_space.nvec)
+            # __init__ checked the slate action space; only MaskablePPO's predict takes masks.
+            slots = len(cast(spaces.MultiDiscrete, self.model.action_space).nvec)
             masks = slate_action_masks(info["action_mask"], slots)
-            action, _ = self.model.predict(observation, deterministic=True, action_masks=masks)
+            model = cast("MaskablePPO", self.model)
+            action, _ = model.predict(observation, deterministic=True, action_masks=masks)
             return action
         action, _ = self.model.predict(observation, deterministic=True)
         if self.ranker:
@@ -113,7 +118,18 @@ def load_sb3_agent(path: str | Path, env: Any) -> SB3Agent:
             f"but the env has {env.observation_space}; {hint}"
         )
     ranker = isinstance(model.policy.features_extractor, RankerFeaturesExtractor)
-    num_candidates = model.observation_space["candidates"].shape[0]
+    observation_space = model.observation_space
+    candidates_space = (
+        observation_space.spaces.get("candidates")
+        if isinstance(observation_space, spaces.Dict)
+        else None
+    )
+    if not isinstance(candidates_space, spaces.Box):
+        raise ValueError(
+            f"the model at {path} was trained with observation_space {observation_space}, "
+            "which has no 'candidates' Box: not a RecoWorld model"
+        )
+    num_candidates = candidates_space.shape[0]
     scores_space = spaces.Box(-1.0, 1.0, (num_candidates,), np.float32)
     produces_scores = ranker or model.action_space == scores_space
     action_space = env.action_space

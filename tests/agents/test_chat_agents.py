@@ -4,6 +4,7 @@ recommender's control flow on a scripted model, and a few turns on the embedded 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -12,16 +13,24 @@ import numpy as np
 import pytest
 
 import recoworld  # noqa: F401  (registers RecoChat-v0)
-from recoworld.agents import RECOCHAT_AGENTS, Agent, make_agent
+from recoworld.agents import Agent, agent_names, make_agent
 from recoworld.agents.chat import (
     AttributeChatAgent,
     ChatMemory,
     LLMChatRecommender,
     RandomChatAgent,
+    agent_llm_settings,
     read_reply,
 )
-from recoworld.envs.recochat_env import AttributeMatcher
-from recoworld.llm import CostCapExceeded, MalformedOutputError, ScriptedChatModel
+from recoworld.llm import (
+    CostCapExceeded,
+    LLMSettings,
+    LocalChatModel,
+    MalformedOutputError,
+    MeteredChatModel,
+    ScriptedChatModel,
+)
+from recoworld.text import AttributeMatcher
 
 LASTFM_STAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "lastfm_star"
 
@@ -86,7 +95,7 @@ def test_memory_keeps_candidates_consistent_with_the_conversation():
     assert memory.candidates().any()
 
 
-@pytest.mark.parametrize("name", sorted(set(RECOCHAT_AGENTS) - {"llm"}))
+@pytest.mark.parametrize("name", sorted(set(agent_names("RecoChat-v0")) - {"llm"}))
 def test_registry_builds_agents_that_play_legal_moves(name):
     env = gym.make("RecoChat-v0", n_items=300)
     agent = make_agent(name, env, seed=0)
@@ -141,11 +150,16 @@ def decision(action="ask", attribute="jazz", items=(), utterance="Do you like ja
     return json.dumps({**fields, "utterance": utterance})
 
 
-def llm_agent(responses, **kwargs):
+def llm_agent(responses, on_error="raise", **kwargs):
     env = gym.make("RecoChat-v0", n_items=300, top_k=3)
     model = ScriptedChatModel(responses)
     agent = LLMChatRecommender(
-        model, env.unwrapped.catalog, top_k=3, utterance_max_length=500, seed=0, **kwargs
+        env.unwrapped.catalog,
+        llm={"model": model, "on_error": on_error},
+        top_k=3,
+        utterance_max_length=500,
+        seed=0,
+        **kwargs,
     )
     obs, info = env.reset(seed=0)
     return env, agent, model, obs, info
@@ -236,26 +250,104 @@ def test_llm_recommender_errors_raise_or_fall_back_to_the_rule_decision():
     assert caught.value.raw_text == bad
     assert any("chat recommender decided turn 1" in n for n in caught.value.__notes__)
 
-    _, agent, _, obs, info = llm_agent([bad, bad, bad], on_llm_error="fallback")
+    _, agent, _, obs, info = llm_agent([bad, bad, bad], on_error="fallback")
     action = agent.act(obs, info)
     rule = AttributeChatAgent(agent.catalog, top_k=3)
     assert action["utterance"] == rule.act(obs, info)["utterance"]
     assert agent.failed_turns == 1 and agent.usage.calls == 3
 
-    _, agent, _, obs, info = llm_agent([CostCapExceeded(0.1, 0.2, 3)], on_llm_error="fallback")
+    _, agent, _, obs, info = llm_agent([CostCapExceeded(0.1, 0.2, 3)], on_error="fallback")
     with pytest.raises(CostCapExceeded):
         agent.act(obs, info)
 
 
-def test_registry_llm_agent_uses_the_envs_model():
+def test_llm_agent_takes_llm_settings_and_rejects_bad_values():
+    env = gym.make("RecoChat-v0", n_items=200)
+    catalog = env.unwrapped.catalog
     model = ScriptedChatModel(lambda messages: "{}")
-    env = gym.make("RecoChat-v0", user="ailo", llm=model, n_items=200)
+    agent = LLMChatRecommender(catalog, llm=model)
+    assert agent.model is model  # a ready ChatModel is used as it is
+    assert (agent.temperature, agent.max_tokens, agent.on_error) == (0.0, 128, "raise")
+    tuned = LLMChatRecommender(
+        catalog, llm=LLMSettings(model, temperature=0.3, max_tokens=64, on_error="fallback")
+    )
+    assert (tuned.temperature, tuned.max_tokens, tuned.on_error) == (0.3, 64, "fallback")
+    capped = LLMChatRecommender(catalog, llm={"model": model, "cost_cap_usd": 0.5})
+    assert isinstance(capped.model, MeteredChatModel) and capped.model.model is model
+    assert isinstance(LLMChatRecommender(catalog).model, LocalChatModel)  # default "local"
+    with pytest.raises(ValueError, match="llm=42"):
+        LLMChatRecommender(catalog, llm=42)
+    with pytest.raises(ValueError, match=re.escape("llm.temperature=3")):
+        LLMChatRecommender(catalog, llm={"model": model, "temperature": 3})
+    with pytest.raises(ValueError, match=re.escape("llm.on_error='ignore'")):
+        LLMChatRecommender(catalog, llm={"model": model, "on_error": "ignore"})
+    with pytest.raises(ValueError, match="unknown keys \\['temprature'\\]"):
+        LLMChatRecommender(catalog, llm={"model": model, "temprature": 0.1})
+    with pytest.raises(ValueError, match="shortlist_size=0"):
+        LLMChatRecommender(catalog, llm=model, shortlist_size=0)
+    with pytest.raises(ValueError, match="top_k=0"):
+        LLMChatRecommender(catalog, llm=model, top_k=0)
+    assert LLMChatRecommender(catalog, llm=model, top_k=np.int64(3)).top_k == 3
+
+
+def test_agent_and_user_never_share_a_model_unless_asked():
+    user_model = ScriptedChatModel(
+        lambda messages: json.dumps(
+            {
+                "expectation": "a question",
+                "reason": "fine",
+                "satisfaction": 4,
+                "reply": "Maybe.",
+                "leave": False,
+            }
+        )
+    )
+    settings = LLMSettings(user_model, cost_cap_usd=1.0)
+    env = gym.make("RecoChat-v0", user="ailo", llm=settings, n_items=200, top_k=3)
+    user = env.unwrapped.llm
+    # The registry's agent never reuses the user's model, meter or cost cap.
     agent = make_agent("llm", env, seed=0)
-    assert isinstance(agent, LLMChatRecommender) and agent.model is model
-    with pytest.raises(ValueError, match="ChatModel"):
-        LLMChatRecommender("gpt", env.unwrapped.catalog)
-    with pytest.raises(ValueError, match="shortlist_size"):
-        LLMChatRecommender(model, env.unwrapped.catalog, shortlist_size=0)
+    assert isinstance(agent, LLMChatRecommender) and agent.model is not user
+    assert isinstance(agent.model, LocalChatModel)  # a model object is not reused: embedded
+    # Built from the same settings, each side gets its own meter and cost cap.
+    mine = LLMChatRecommender(env.unwrapped.catalog, llm=settings, top_k=3)
+    assert isinstance(mine.model, MeteredChatModel) and isinstance(user, MeteredChatModel)
+    assert mine.model is not user and mine.model.meter is not user.meter
+
+    # Separate models, separate usage: a scripted agent and the user each count their calls.
+    def ask_first_offered(messages):
+        name = offered_names(messages)[0]
+        return decision(attribute=name, utterance=f"Do you like {name}?")
+
+    agent_model = ScriptedChatModel(ask_first_offered)
+    separate = LLMChatRecommender(env.unwrapped.catalog, llm=agent_model, top_k=3, seed=0)
+    obs, info = env.reset(seed=0)
+    separate.reset(seed=0)
+    for _ in range(2):
+        obs, _, _, _, info = env.step(separate.act(obs, info))
+        assert info["usage"]["calls"] == 1
+    assert len(agent_model.calls) == separate.usage.calls == 2
+    assert len(user_model.calls) == user.meter.usage.calls == 2
+    assert env.unwrapped.ailo_user.usage.calls == 2
+    # Sharing is explicit: the same ChatModel object passed to both.
+    shared = LLMChatRecommender(env.unwrapped.catalog, llm=user, top_k=3)
+    assert shared.model is user
+
+
+def test_registry_llm_agent_follows_the_users_model_string_on_its_own_model():
+    env = gym.make(
+        "RecoChat-v0",
+        user="ailo",
+        llm={"model": "openai/gpt-4o-mini", "temperature": 0.9, "cost_cap_usd": 2.0},
+        n_items=200,
+    )
+    settings = agent_llm_settings(env)
+    assert (settings.model, settings.cost_cap_usd) == ("openai/gpt-4o-mini", 2.0)
+    assert settings.temperature is None  # the agent's own default (0.0), not the user's 0.9
+    agent = make_agent("llm", env, seed=0)
+    assert agent.temperature == 0.0 and agent.model is not env.unwrapped.llm
+    assert agent.model.meter is not env.unwrapped.llm.meter
+    assert agent_llm_settings(gym.make("RecoChat-v0")).model == "local"
 
 
 @pytest.mark.llm
@@ -267,21 +359,19 @@ def test_embedded_model_plays_both_sides_for_a_few_turns():
     env = gym.make(
         "RecoChat-v0",
         user="ailo",
-        llm="local",
+        llm={"model": "local", "max_tokens": 96},
         n_items=100,
         top_k=2,
-        llm_max_tokens=96,
         llm_max_chars=24,
     )
-    model = env.unwrapped.llm
+    # The agent shares the user's embedded model on purpose (one model in memory).
     agent = LLMChatRecommender(
-        model,
         env.unwrapped.catalog,
+        llm={"model": env.unwrapped.llm, "max_tokens": 64},
         top_k=2,
         shortlist_size=2,
         max_attribute_options=4,
         history_turns=2,
-        max_tokens=64,
         max_utterance_chars=48,
         seed=0,
     )

@@ -10,24 +10,30 @@ import numpy as np
 import pytest
 
 import recoworld  # noqa: F401  (registers ConvRec-v0)
-from recoworld.agents import Agent
-from recoworld.agents.convrec import (
-    CONVREC_AGENTS,
-    AbsGreedyAgent,
-    ConvRandomAgent,
-    MaxEntropyAgent,
-    make_convrec_agent,
-)
-from recoworld.evaluation.convrec_metrics import evaluate_convrec
+from recoworld.agents import Agent, agent_names, make_env_and_agent
+from recoworld.agents.convrec import AbsGreedyAgent, ConvRandomAgent, MaxEntropyAgent
+from recoworld.evaluation import evaluate
 
 LASTFM_STAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "lastfm_star"
 
 
-@pytest.mark.parametrize("name", sorted(CONVREC_AGENTS))
+@pytest.fixture(scope="module")
+def tiny_scpr():
+    """SCPR trained with a tiny budget on the default synthetic world (the registry's ``model``
+    option; without it the agent trains with its full default budget)."""
+    from recoworld.agents.scpr import DQNConfig, FMConfig, train_scpr
+
+    dqn = DQNConfig(total_steps=200, learning_starts=50, batch_size=16, buffer_size=300)
+    return train_scpr({}, 0, fm_config=FMConfig(epochs=1), dqn_config=dqn, progress=False)
+
+
+@pytest.mark.parametrize("name", agent_names("ConvRec-v0"))
 @pytest.mark.parametrize("mode", ["attribute", "ask_or_recommend"])
-def test_every_agent_plays_useful_legal_moves(name, mode):
-    env = gym.make("ConvRec-v0", action_mode=mode)
-    agent = make_convrec_agent(name, env, seed=0)
+def test_every_agent_plays_useful_legal_moves(name, mode, request):
+    options = {"model": request.getfixturevalue("tiny_scpr")} if name == "scpr" else {}
+    env, agent = make_env_and_agent(
+        "ConvRec-v0", name, seed=0, agent_options=options, action_mode=mode
+    )
     assert isinstance(agent, Agent)
     obs, info = env.reset(seed=0)
     agent.reset(seed=0)
@@ -116,11 +122,11 @@ def test_max_entropy_beats_random_on_sr15():
     # Paired: episode i meets the same user, target and opening attribute for both agents.
     # Seeded, 300 conversations on the synthetic default: measured 0.717 vs 0.633.
     episodes = 300
-    max_entropy = evaluate_convrec("max-entropy", episodes, seed=0)
-    random = evaluate_convrec("random", episodes, seed=0)
+    max_entropy = evaluate("max-entropy", "ConvRec-v0", episodes, seed=0)
+    random = evaluate("random", "ConvRec-v0", episodes, seed=0)
     margin = max_entropy.metrics["SR@15"] - random.metrics["SR@15"]
     assert margin >= 0.05, (max_entropy.metrics, random.metrics)
-    greedy = evaluate_convrec("abs-greedy", 50, seed=0)
+    greedy = evaluate("abs-greedy", "ConvRec-v0", 50, seed=0)
     assert 0.0 < greedy.metrics["SR@15"] < 1.0
 
 
@@ -131,8 +137,13 @@ def test_max_entropy_on_lastfm_star_valid_pairs():
     pairs = env.unwrapped.pairs
     assert pairs.shape == (11_891, 2)  # every LastFM* item has an attribute: no pair dropped
     assert env.action_space.n == 8438 + 1
-    report = evaluate_convrec(
-        "max-entropy", 20, seed=0, pairs=pairs[::500], dataset_path=LASTFM_STAR
+    report = evaluate(
+        "max-entropy",
+        "ConvRec-v0",
+        20,
+        seed=0,
+        reset_options=[{"pair": tuple(p)} for p in pairs[::500]],
+        dataset_path=LASTFM_STAR,
     )
     assert report.config["episodes"] == 20
     assert 0.0 < report.metrics["SR@15"] <= 1.0

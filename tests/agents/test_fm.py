@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import recoworld  # noqa: F401  (registers ConvRec-v0)
-from recoworld.agents.fm import (
+from recoworld.agents.scpr.fm import (
     FMConfig,
     FMScorer,
     accepted_attributes_of,

@@ -22,7 +22,10 @@ from recoworld.llm import (
     CachedChatModel,
     ChatResponse,
     LLMError,
+    LLMSettings,
+    LocalChatModel,
     MalformedOutputError,
+    MeteredChatModel,
     ResponseCache,
     ScriptedChatModel,
     Usage,
@@ -81,7 +84,7 @@ def first_turn(env, seed=0):
 def test_reads_each_instruction_once_with_an_enum_schema_and_follows_it(env):
     names = env.unwrapped.catalog.topic_names
     model = ScriptedChatModel(keyword_reader(names))
-    agent = LLMRankerAgent(env, model=model)
+    agent = LLMRankerAgent(env, llm=model)
     reference = TextInstructionGreedyAgent(env)
     decisions = []
     play(env, reference, range(6), lambda obs, info, action: decisions.append(action))
@@ -107,7 +110,7 @@ def test_ranks_by_greedy_score_plus_weighted_topic_mass(env):
     model = ScriptedChatModel(
         ['{"reasoning": "r", "more_of": ["jazz", "soul"], "less_of": ["metal"]}']
     )
-    agent = LLMRankerAgent(env, model=model, more_weight=2.0, less_weight=0.5)
+    agent = LLMRankerAgent(env, llm=model, more_weight=2.0, less_weight=0.5)
     slate = agent.act(obs, {**info, "instruction": "whatever the user said"})
     topics = obs["candidates"][:, layout.topics]
     expected = (
@@ -125,7 +128,7 @@ def test_trace_records_every_turn(env):
     model = ScriptedChatModel(
         ['{"reasoning": "asks for jazz, not metal", "more_of": ["jazz"], "less_of": ["metal"]}']
     )
-    agent = LLMRankerAgent(env, model=model)
+    agent = LLMRankerAgent(env, llm=model)
     agent.act(obs, info)
     slate = agent.act(obs, {**info, "turn": 4, "instruction": "Less metal, more jazz."})
     agent.act(obs, {**info, "turn": 5})
@@ -151,7 +154,7 @@ def test_trace_records_every_turn(env):
 def test_a_topic_in_both_lists_is_dropped(env):
     obs, info = first_turn(env)
     model = ScriptedChatModel(['{"reasoning": "", "more_of": ["jazz"], "less_of": ["jazz"]}'])
-    agent = LLMRankerAgent(env, model=model)
+    agent = LLMRankerAgent(env, llm=model)
     slate = agent.act(obs, {**info, "instruction": "jazz?"})
     np.testing.assert_array_equal(slate, GreedyAgent(ObservationLayout.of(env)).act(obs, info))
     assert agent.trace[-1].more_of == () and "both" in agent.trace[-1].why
@@ -163,7 +166,7 @@ MALFORMED = '{"reasoning": "r", "more_of": ["opera"], "less_of": []}'
 def test_malformed_reading_falls_back_to_greedy_and_is_counted(env):
     obs, info = first_turn(env)
     model = ScriptedChatModel([MALFORMED] * 3, max_parse_retries=2)
-    agent = LLMRankerAgent(env, model=model, on_error="fallback")
+    agent = LLMRankerAgent(env, llm={"model": model, "on_error": "fallback"})
     slate = agent.act(obs, {**info, "instruction": "Less metal, more jazz."})
     np.testing.assert_array_equal(slate, GreedyAgent(ObservationLayout.of(env)).act(obs, info))
     assert agent.fallbacks == 1 and agent.usage.calls == 3  # the re-asks are paid for
@@ -177,7 +180,7 @@ def test_malformed_reading_falls_back_to_greedy_and_is_counted(env):
 def test_malformed_reading_raises_with_on_error_raise(env):
     obs, info = first_turn(env)
     model = ScriptedChatModel([MALFORMED] * 2, max_parse_retries=1)
-    agent = LLMRankerAgent(env, model=model, on_error="raise")
+    agent = LLMRankerAgent(env, llm={"model": model, "on_error": "raise"})
     with pytest.raises(MalformedOutputError, match="opera") as caught:
         agent.act(obs, {**info, "instruction": "Less metal, more jazz."})
     assert caught.value.raw_text == MALFORMED and agent.usage.calls == 2
@@ -185,7 +188,7 @@ def test_malformed_reading_raises_with_on_error_raise(env):
 
 def test_other_llm_errors_propagate_even_with_fallback(env):
     obs, info = first_turn(env)
-    agent = LLMRankerAgent(env, model=ScriptedChatModel([LLMError("provider down")]))
+    agent = LLMRankerAgent(env, llm=ScriptedChatModel([LLMError("provider down")]))
     with pytest.raises(LLMError, match="provider down"):
         agent.act(obs, {**info, "instruction": "Less metal, more jazz."})
     assert agent.fallbacks == 0
@@ -209,10 +212,10 @@ class UncheckedModel:
 def test_the_agent_validates_answers_itself(env):
     obs, info = first_turn(env)
     bad = UncheckedModel({"reasoning": "r", "more_of": ["opera"], "less_of": []})
-    agent = LLMRankerAgent(env, model=bad, on_error="raise")
+    agent = LLMRankerAgent(env, llm={"model": bad, "on_error": "raise"})
     with pytest.raises(MalformedOutputError, match="opera"):
         agent.act(obs, {**info, "instruction": "More opera."})
-    lenient = LLMRankerAgent(env, model=bad)
+    lenient = LLMRankerAgent(env, llm=bad)
     lenient.act(obs, {**info, "instruction": "More opera."})
     assert lenient.fallbacks == 1 and lenient.usage.calls == 1
 
@@ -222,7 +225,7 @@ def test_rerank_reorders_the_shortlist_from_titles(env):
     layout = ObservationLayout.of(env)
     titles = env.unwrapped.catalog.titles
     model = ScriptedChatModel(['{"reasoning": "fresh first", "positions": [3, 0]}'] * 3)
-    agent = LLMRankerAgent(env, model=model, rerank_top=4)
+    agent = LLMRankerAgent(env, llm=model, rerank_top=4)
     slate = agent.act(obs, info)
     greedy = GreedyAgent(layout).act(obs, info)
     np.testing.assert_array_equal(slate[:4], greedy[[3, 0, 1, 2]])
@@ -250,13 +253,15 @@ def test_invalid_rerank_positions_fall_back_or_raise(env, answer):
     text = f'{{"reasoning": "r", "positions": {answer}}}'
     greedy = GreedyAgent(ObservationLayout.of(env)).act(obs, info)
     lenient = LLMRankerAgent(
-        env, model=ScriptedChatModel([text] * 2, max_parse_retries=0), rerank_top=4
+        env, llm=ScriptedChatModel([text] * 2, max_parse_retries=0), rerank_top=4
     )
     np.testing.assert_array_equal(lenient.act(obs, info), greedy)
     np.testing.assert_array_equal(lenient.act(obs, {**info, "turn": 4}), greedy)
     assert lenient.fallbacks == 2 and lenient.trace[-1].fallback.startswith("re-rank")
     strict = LLMRankerAgent(
-        env, model=ScriptedChatModel([text], max_parse_retries=0), rerank_top=4, on_error="raise"
+        env,
+        llm={"model": ScriptedChatModel([text], max_parse_retries=0), "on_error": "raise"},
+        rerank_top=4,
     )
     with pytest.raises(MalformedOutputError):
         strict.act(obs, info)
@@ -266,7 +271,7 @@ def test_seeded_runs_repeat_and_replay_from_the_cache(env, tmp_path):
     names = env.unwrapped.catalog.topic_names
 
     def run(model, seed):
-        agent = LLMRankerAgent(env, model=model, rerank_top=3, seed=99)
+        agent = LLMRankerAgent(env, llm=model, rerank_top=3, seed=99)
         obs, info = env.reset(seed=seed)
         agent.reset(seed=seed)
         for _ in range(12):
@@ -295,26 +300,45 @@ def test_seeded_runs_repeat_and_replay_from_the_cache(env, tmp_path):
 def test_rejects_bad_input(env):
     model = ScriptedChatModel([])
     with pytest.raises(ValueError, match="ConvRec"):
-        LLMRankerAgent(gym.make("ConvRec-v0"), model=model)
+        LLMRankerAgent(gym.make("ConvRec-v0"), llm=model)
     with pytest.raises(ValueError, match="'scores'"):
-        LLMRankerAgent(gym.make("RecoWorld-v0", action_type="scores"), model=model)
-    with pytest.raises(ValueError, match="model='gpt'"):
-        LLMRankerAgent(env, model="gpt")
+        LLMRankerAgent(gym.make("RecoWorld-v0", action_type="scores"), llm=model)
+    with pytest.raises(ValueError, match="llm=42"):
+        LLMRankerAgent(env, llm=42)
     cases = {
-        "on_error='ignore'": {"on_error": "ignore"},
+        "llm.on_error='ignore'": {"llm": {"model": model, "on_error": "ignore"}},
         "rerank_top=1 ": {"rerank_top": 1},
         "rerank_top=101": {"rerank_top": 101},
         "rerank_top=True": {"rerank_top": True},
         "more_weight=-1": {"more_weight": -1},
         "less_weight=nan": {"less_weight": float("nan")},
         "quality_weight=inf": {"quality_weight": float("inf")},
-        "max_tokens=0": {"max_tokens": 0},
-        "temperature=-0.5": {"temperature": -0.5},
+        "llm.max_tokens=0": {"llm": {"model": model, "max_tokens": 0}},
+        "llm.temperature=-0.5": {"llm": {"model": model, "temperature": -0.5}},
+        "max_listed_topics=0": {"max_listed_topics": 0},
         "seed='1'": {"seed": "1"},
     }
     for message, kwargs in cases.items():
         with pytest.raises(ValueError, match=re.escape(message.strip())):
-            LLMRankerAgent(env, model=model, **kwargs)
+            LLMRankerAgent(env, **{"llm": model, **kwargs})
+
+
+def test_llm_settings_choose_the_model_and_its_calls(env):
+    model = ScriptedChatModel([])
+    agent = LLMRankerAgent(env, llm=model)
+    assert agent.model is model and agent.llm == LLMSettings(model)
+    assert (agent.temperature, agent.max_tokens, agent.on_error) == (0.0, 160, "fallback")
+    tuned = LLMRankerAgent(env, llm=LLMSettings(model, temperature=0.5, max_tokens=32))
+    # Unset fields keep the agent's defaults, whatever form llm= takes.
+    assert (tuned.temperature, tuned.max_tokens, tuned.on_error) == (0.5, 32, "fallback")
+    strict = LLMRankerAgent(env, llm=LLMSettings(model, on_error="raise"))
+    assert strict.on_error == "raise"
+    # Built through make_chat_model: its own cost meter, even over the same ChatModel.
+    settings = LLMSettings(model, cost_cap_usd=1.0)
+    first, second = LLMRankerAgent(env, llm=settings), LLMRankerAgent(env, llm=settings)
+    assert isinstance(first.model, MeteredChatModel) and first.model.model is model
+    assert first.model is not second.model and first.model.meter is not second.model.meter
+    assert isinstance(LLMRankerAgent(env).model, LocalChatModel)  # default "local"
 
 
 # ----------------------------------------------------------------- the embedded model, for real
@@ -342,7 +366,7 @@ def test_embedded_model_reads_an_instruction_and_reranks(env):
     start = time.perf_counter()
     # No model given: the agent uses the embedded local model, as make_agent would.
     agent = LLMRankerAgent(
-        env, seed=seed, max_tokens=64, max_reasoning_chars=40, max_listed_topics=2
+        env, llm={"max_tokens": 64}, seed=seed, max_reasoning_chars=40, max_listed_topics=2
     )
     obs, info = env.reset(seed=seed)
     agent.reset(seed=seed)
@@ -363,7 +387,7 @@ def test_embedded_model_reads_an_instruction_and_reranks(env):
     read_time = time.perf_counter() - start
 
     reranker = LLMRankerAgent(
-        env, model=agent.model, rerank_top=4, max_tokens=48, max_reasoning_chars=24
+        env, llm={"model": agent.model, "max_tokens": 48}, rerank_top=4, max_reasoning_chars=24
     )
     obs, info = env.reset(seed=seed + 1)
     reranker.reset(seed=seed + 1)

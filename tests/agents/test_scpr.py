@@ -9,8 +9,7 @@ import pytest
 import torch
 
 import recoworld  # noqa: F401  (registers ConvRec-v0)
-from recoworld.agents import Agent
-from recoworld.agents.fm import FMConfig, FMScorer, train_fm
+from recoworld.agents import Agent, make_agent, make_env_and_agent
 from recoworld.agents.scpr import (
     DQNConfig,
     DQNPolicy,
@@ -21,16 +20,17 @@ from recoworld.agents.scpr import (
     SCPRAgent,
     WeightedEntropyScorer,
     flatten_observation,
-    load_scpr,
-    make_scpr_agent,
-    save_scpr,
+    load_scpr_checkpoint,
+    save_scpr_checkpoint,
     scpr_env_kwargs,
+    train_scpr,
     train_scpr_dqn,
     train_scpr_sb3,
     weighted_entropy,
 )
+from recoworld.agents.scpr.fm import FMConfig, FMScorer, train_fm
 from recoworld.catalog import Catalog
-from recoworld.evaluation.convrec_metrics import evaluate_convrec
+from recoworld.evaluation import evaluate
 from recoworld.graph import AttributeGraph, attribute_entropy
 
 SMALL_ENV = {"n_items": 300, "n_users": 30}
@@ -170,15 +170,15 @@ def test_sb3_dqn_smoke_run_through_the_env(tmp_path, fm, policy_kwargs):
     obs, _ = env.reset(seed=0)
     decision = policy.decide(flatten_observation(obs))
     assert decision in (0, 1)
-    save_scpr(tmp_path / "sb3", fm, policy)
-    _, loaded = load_scpr(tmp_path / "sb3")
+    save_scpr_checkpoint(tmp_path / "sb3", fm, policy)
+    _, loaded = load_scpr_checkpoint(tmp_path / "sb3")
     assert isinstance(loaded, SB3Policy) and loaded.algo == "dqn"
     assert loaded.decide(flatten_observation(obs)) == decision
 
 
 def test_checkpoint_round_trip_and_factory(tmp_path, fm, dqn):
-    folder = save_scpr(tmp_path / "scpr", fm, dqn)
-    loaded_fm, loaded_policy = load_scpr(folder)
+    folder = save_scpr_checkpoint(tmp_path / "scpr", fm, dqn)
+    loaded_fm, loaded_policy = load_scpr_checkpoint(folder)
     assert isinstance(loaded_policy, DQNPolicy)
     observation = np.random.default_rng(0).random(dqn.q_network.observation_dim, np.float32)
     np.testing.assert_array_equal(loaded_policy.q_values(observation), dqn.q_values(observation))
@@ -187,27 +187,47 @@ def test_checkpoint_round_trip_and_factory(tmp_path, fm, dqn):
         loaded_fm.score_items(2, items, np.array([1])), fm.score_items(2, items, np.array([1]))
     )
     with pytest.raises(FileNotFoundError):
-        load_scpr(tmp_path / "missing")
+        load_scpr_checkpoint(tmp_path / "missing")
 
     for mode in ("ask_or_recommend", "attribute"):
-        report = evaluate_convrec(
-            lambda env: make_scpr_agent(env, checkpoint=folder),
-            episodes=5,
+        report = evaluate(
+            "scpr",
+            "ConvRec-v0",
+            5,
+            agent_options={"checkpoint": folder},
             action_mode=mode,
             **SMALL_ENV,
         )
         assert report.config["agent"] == "scpr"
         assert 0.0 <= report.metrics["SR@15"] <= 1.0
-    env = gym.make("ConvRec-v0", **SMALL_ENV, action_mode="ask_or_recommend")
-    make_scpr_agent(env, checkpoint=folder)
+    env, agent = make_env_and_agent(
+        "ConvRec-v0",
+        "scpr",
+        agent_options={"checkpoint": folder},
+        **SMALL_ENV,
+        action_mode="ask_or_recommend",
+    )
     assert isinstance(env.unwrapped.attribute_scorer, WeightedEntropyScorer)
+    assert env.unwrapped.item_scorer.fm is agent.chooser.fm
+
+
+def test_scpr_refuses_an_env_that_ranks_with_another_scorer(tmp_path, fm, dqn):
+    """The live env is never patched: SCPR on an env without its FM is an error saying how to
+    make the right env."""
+    folder = save_scpr_checkpoint(tmp_path / "scpr", fm, dqn)
+    env = gym.make("ConvRec-v0", **SMALL_ENV)
+    scorer = env.unwrapped.item_scorer
+    with pytest.raises(ValueError, match="make_env_and_agent"):
+        make_agent("scpr", env, checkpoint=folder)
+    assert env.unwrapped.item_scorer is scorer
 
 
 def test_factory_rejects_a_scorer_of_other_data(tmp_path, fm, dqn):
-    folder = save_scpr(tmp_path / "scpr", fm, dqn)
-    env = gym.make("ConvRec-v0", n_items=200, n_users=10)
+    folder = save_scpr_checkpoint(tmp_path / "scpr", fm, dqn)
     with pytest.raises(ValueError, match="trained on other data"):
-        make_scpr_agent(env, checkpoint=folder)
+        make_env_and_agent(
+            "ConvRec-v0", "scpr", agent_options={"checkpoint": folder}, n_items=200, n_users=10
+        )
 
 
 @pytest.mark.parametrize(
@@ -225,13 +245,16 @@ def test_policy_env_must_ask_or_recommend(policy_kwargs):
 
 
 def test_factory_without_checkpoint_trains_scorer_and_policy():
-    env = gym.make("ConvRec-v0", **SMALL_ENV, action_mode="ask_or_recommend")
-    agent = make_scpr_agent(
-        env,
+    env_kwargs = {**SMALL_ENV, "action_mode": "ask_or_recommend"}
+    model = train_scpr(
+        env_kwargs,
         seed=0,
         fm_config=FMConfig(embedding_dim=4, epochs=1),
         dqn_config=TINY_DQN,
         progress=False,
+    )
+    env, agent = make_env_and_agent(
+        "ConvRec-v0", "scpr", seed=0, agent_options={"model": model}, **env_kwargs
     )
     assert isinstance(agent.policy, DQNPolicy) and agent.chooser is not None
     assert isinstance(env.unwrapped.attribute_scorer, WeightedEntropyScorer)

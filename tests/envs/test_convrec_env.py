@@ -3,6 +3,7 @@ turn limit, bad input, determinism, data folders, and the Gymnasium/SB3 checkers
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -12,18 +13,18 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from gymnasium.utils.env_checker import check_env as gym_check_env
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import recoworld
 from recoworld.catalog import Catalog, load_scpr
-from recoworld.envs.convrec_env import (
+from recoworld.envs.convrec import ConvRecConfig
+from recoworld.envs.convrec.env import (
     CANDIDATE_COUNT_BUCKETS,
     OUTCOMES,
     ConvRecEnv,
     candidate_count_bucket,
 )
 from recoworld.graph import AttributeGraph, attribute_entropy
+from recoworld.testing import check_determinism, check_env_conformance
 
 ROCK, JAZZ, LIVE, CALM, RARE = range(5)
 ITEM_ATTRIBUTES = [
@@ -227,6 +228,60 @@ def test_bad_constructor_arguments_name_the_argument(kwargs, message):
         micro_env(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_turns", 1, "max_turns=1 must be an integer >= 2"),
+        ("top_k", 2.0, "top_k=2.0 must be an integer >= 1"),
+        ("entropy_features", 0, "entropy_features=0"),
+        ("n_items", 1, "n_items=1"),
+        ("n_users", True, "n_users=True"),
+        ("catalog_seed", -1, "catalog_seed=-1"),
+        ("reward_ask_fail", "x", "reward_ask_fail='x' must be a finite number"),
+        ("action_mode", "slate", "action_mode='slate' must be one of"),
+        ("split_file", "", "split_file='' must be None or the name"),
+    ],
+)
+def test_config_validates_each_field_once_naming_it(field, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ConvRecConfig(**{field: value})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gym.make("ConvRec-v0", **{field: value})
+
+
+def test_config_and_keywords_build_the_same_env():
+    config = ConvRecConfig(max_turns=5, top_k=3, reward_quit=-1, n_items=300, n_users=20)
+    assert isinstance(config.reward_quit, float) and config.rewards["reward_quit"] == -1.0
+    by_config = gym.make("ConvRec-v0", config=config).unwrapped
+    by_keywords = gym.make(
+        "ConvRec-v0", max_turns=5, top_k=3, reward_quit=-1, n_items=300, n_users=20
+    ).unwrapped
+    positional = ConvRecEnv(config)
+    for env in (by_config, by_keywords, positional):
+        assert env.config == config
+        assert (env.max_turns, env.top_k, env.rewards) == (5, 3, config.rewards)
+    np.testing.assert_array_equal(by_config.pairs, by_keywords.pairs)
+    assert by_config.reset(seed=2)[1]["user"] == by_keywords.reset(seed=2)[1]["user"]
+    assert ConvRecEnv().config == ConvRecConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.top_k = 4  # type: ignore[misc]
+
+
+def test_unknown_keywords_and_config_with_keywords_are_refused():
+    with pytest.raises(
+        ValueError, match=r"unknown ConvRec-v0 argument 'max_turn'; valid .*max_turns"
+    ):
+        gym.make("ConvRec-v0", max_turn=5)
+    with pytest.raises(
+        ValueError, match=r"valid arguments are: .*catalog, .*config, .*item_scorer"
+    ):
+        micro_env(rewards={"reward_quit": 0.0})
+    with pytest.raises(ValueError, match="config= and the keyword max_turns were both given"):
+        ConvRecEnv(config=ConvRecConfig(), max_turns=5)
+    with pytest.raises(ValueError, match="is not a ConvRecConfig"):
+        ConvRecEnv(config={"max_turns": 5})
+
+
 def test_ask_or_recommend_mode_asks_the_max_entropy_attribute():
     env = micro_env(action_mode="ask_or_recommend", top_k=1)
     assert env.action_space == gym.spaces.Discrete(2)
@@ -424,11 +479,10 @@ def test_same_seed_same_trajectory(mode):
 
 @pytest.mark.parametrize("mode", ["attribute", "ask_or_recommend"])
 def test_checkers_pass_in_both_action_modes(mode):
-    env = gym.make("ConvRec-v0", action_mode=mode)
-    gym_check_env(env.unwrapped)
-    sb3_check_env(env.unwrapped)
-    gym_check_env(micro_env(action_mode=mode))
-    sb3_check_env(micro_env(action_mode=mode))
+    """Gymnasium's and SB3's checkers and the env contracts, on the synthetic and micro worlds."""
+    check_env_conformance("ConvRec-v0", steps=30, action_mode=mode)
+    check_env_conformance(micro_env(action_mode=mode), steps=30)
+    check_determinism(lambda: micro_env(action_mode=mode), seed=1, steps=30)
 
 
 def test_convrec_is_registered():

@@ -4,13 +4,15 @@ determinism, and the AILO user behind a scripted model."""
 from __future__ import annotations
 
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import recoworld
-from recoworld.envs.recochat_env import (
+from recoworld.envs.recochat import RecoChatConfig
+from recoworld.envs.recochat.env import (
     FEATURES,
     RECOCHAT_CHARSET,
     AttributeMatcher,
@@ -18,7 +20,14 @@ from recoworld.envs.recochat_env import (
     clean_utterance,
     item_slots,
 )
-from recoworld.llm import LLMError, ScriptedChatModel
+from recoworld.llm import (
+    CostCapExceeded,
+    LLMError,
+    LLMSettings,
+    MeteredChatModel,
+    ScriptedChatModel,
+    Usage,
+)
 from recoworld.text import HashingTextEncoder
 
 TARGET = 12  # with the default synthetic catalog: attributes punk and dark
@@ -217,8 +226,8 @@ def test_bad_arguments_and_options_are_named():
         make(llm="local")
     with pytest.raises(ValueError, match="top_k=0"):
         make(top_k=0)
-    with pytest.raises(ValueError, match="on_llm_error"):
-        make(user="ailo", llm=ScriptedChatModel(ailo_answer), on_llm_error="ignore")
+    with pytest.raises(ValueError, match=re.escape("llm.on_error='ignore'")):
+        make(user="ailo", llm={"model": ScriptedChatModel(ailo_answer), "on_error": "ignore"})
     env = make()
     with pytest.raises(ValueError, match="'mood'"):
         env.reset(options={"mood": 1})
@@ -228,6 +237,78 @@ def test_bad_arguments_and_options_are_named():
         env.reset(options={"target": TARGET, "opening_attribute": 0})
     with pytest.raises(ValueError, match="item row 1000"):
         env.make_action("hi", [1000])
+
+
+def test_settings_come_as_a_config_or_as_keywords():
+    config = RecoChatConfig(max_turns=5, top_k=3, n_items=200, reward_turn=-0.1)
+    from_config = make(config=config)
+    from_keywords = make(max_turns=5, top_k=3, n_items=200, reward_turn=-0.1)
+    assert from_config.config == from_keywords.config == config
+    assert RecoChatEnv(config).config is config
+    for env in (from_config, from_keywords):
+        assert (env.max_turns, env.top_k, env.catalog.n_items) == (5, 3, 200)
+        assert env.rewards["reward_turn"] == -0.1
+    assert make().config == RecoChatConfig()
+    # numpy scalars are the numbers they hold, stored as Python numbers
+    numpy_config = RecoChatConfig(max_turns=np.int64(4), reward_leave=np.float32(-1))
+    assert type(numpy_config.max_turns) is int and type(numpy_config.reward_leave) is float
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_turn": 5}, "no argument 'max_turn'; did you mean 'max_turns'\\?"),
+        ({"colour": "red"}, "no argument 'colour'; valid arguments: \\[.*'max_turns'"),
+        ({"llm_temperature": 0.2}, "no argument 'llm_temperature'; set it as llm's 'temperature'"),
+        ({"on_llm_error": "fallback"}, "no argument 'on_llm_error'; set it as llm's 'on_error'"),
+        ({"config": RecoChatConfig(), "max_turns": 5}, "\\['max_turns'\\] given both"),
+        ({"config": {"max_turns": 5}}, "config=\\{'max_turns': 5\\} must be a RecoChatConfig"),
+        ({"max_turns": 0}, "max_turns=0 must be an integer >= 1"),
+        ({"max_turns": 2.0}, "max_turns=2.0 must be an integer"),
+        ({"n_items": 1}, "n_items=1 must be an integer >= 2"),
+        ({"catalog_seed": -1}, "catalog_seed=-1 must be an integer >= 0"),
+        ({"patience": True}, "patience=True must be an integer"),
+        ({"reward_success": "1"}, "reward_success='1' must be a finite number"),
+        ({"reward_leave": float("inf")}, "reward_leave=inf must be a finite number"),
+        ({"user": "llm"}, "user='llm' must be one of \\('rule', 'ailo'\\)"),
+        ({"llm_max_chars": 0}, "llm_max_chars=0"),
+        ({"dataset_path": 3}, "dataset_path=3 must be a path"),
+        ({"render_mode": "human"}, "render_mode='human'"),
+    ],
+)
+def test_bad_settings_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make(**kwargs)
+
+
+def test_the_ailo_user_builds_its_model_from_llm_settings():
+    model = ScriptedChatModel(ailo_answer)
+    env = make(user="ailo", llm=model, n_items=200)
+    assert env.llm is model and env.llm_settings == LLMSettings(model)
+    assert (env.ailo_user.temperature, env.ailo_user.max_tokens) == (0.7, 256)
+    assert env.ailo_user.on_llm_error == "raise"
+    tuned = make(
+        user="ailo",
+        llm={"model": model, "temperature": 0.2, "max_tokens": 64, "on_error": "fallback"},
+        llm_max_chars=40,
+        n_items=200,
+    )
+    assert (tuned.ailo_user.temperature, tuned.ailo_user.max_tokens) == (0.2, 64)
+    assert tuned.ailo_user.on_llm_error == "fallback"
+    assert (
+        tuned.ailo_user.answer_model.model_json_schema()["properties"]["reply"]["maxLength"] == 40
+    )
+    # The model is built through make_chat_model, so a cost cap applies (and stops the run).
+    capped = make(user="ailo", llm=LLMSettings(model, cost_cap_usd=0.0), n_items=200, top_k=3)
+    assert isinstance(capped.llm, MeteredChatModel) and capped.llm.model is model
+    capped.llm.meter.record(Usage(calls=1, cost_usd=0.01))  # already spent
+    capped.reset(seed=0)
+    with pytest.raises(CostCapExceeded):
+        say(capped, "Jazz?")
+    with pytest.raises(ValueError, match="llm=42"):
+        make(user="ailo", llm=42)
+    with pytest.raises(ValueError, match=re.escape("llm.max_tokens=0")):
+        make(user="ailo", llm={"model": model, "max_tokens": 0})
 
 
 def test_same_seed_same_actions_same_trajectory():
@@ -292,7 +373,7 @@ def test_ailo_trajectories_repeat_with_a_deterministic_model():
 
 def test_ailo_fallback_is_counted_in_info():
     model = ScriptedChatModel([LLMError("down"), LLMError("still down")])
-    env = make(user="ailo", llm=model, n_items=200, on_llm_error="fallback")
+    env = make(user="ailo", llm={"model": model, "on_error": "fallback"}, n_items=200)
     env.reset(seed=0)
     _, _, terminated, _, info = say(env, "Jazz?")
     assert info["llm_failed"] and info["failed_turns"] == 1 and not terminated

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import recoworld  # noqa: F401
-from recoworld.llm import LocalChatModel, ResponseCache, ScriptedChatModel
+from recoworld.llm import LLMSettings, LocalChatModel, ResponseCache, ScriptedChatModel
 from recoworld.simulators import names_a_topic
 from recoworld.text import HashingTextEncoder
 
@@ -141,8 +141,7 @@ def test_failed_turns_are_recorded_or_raised_per_setting():
     lenient = gym.make(
         "RecoWorld-v0",
         user_model="llm",
-        llm=ScriptedChatModel(broken),
-        on_llm_error="fallback",
+        llm={"model": ScriptedChatModel(broken), "on_error": "fallback"},
     )
     lenient.reset(seed=0)
     _, _, _, _, info = lenient.step(np.arange(10))
@@ -154,8 +153,7 @@ def test_same_seed_same_llm_run_and_the_cache_replays_it_for_free(tmp_path):
         return gym.make(
             "RecoWorld-v0",
             user_model="llm",
-            llm=model,
-            llm_cache=ResponseCache(tmp_path / "cache.sqlite"),
+            llm=LLMSettings(model, cache=ResponseCache(tmp_path / "cache.sqlite")),
         )
 
     first = rollout(make(ScriptedChatModel(scripted_user)), seed=6, steps=12)
@@ -180,8 +178,10 @@ def test_bad_llm_user_arguments_are_refused_by_name():
         gym.make(
             "RecoWorld-v0", user_model="llm", llm=ScriptedChatModel([]), decision_mode="oracle"
         )
-    with pytest.raises(ValueError, match="llm_options has unknown keys"):
-        gym.make("RecoWorld-v0", user_model="llm", llm=ScriptedChatModel([]), llm_options={"k": 1})
+    with pytest.raises(ValueError, match=r"llm has unknown keys \['k'\]"):
+        gym.make("RecoWorld-v0", user_model="llm", llm={"model": ScriptedChatModel([]), "k": 1})
+    with pytest.raises(ValueError, match=r"unknown RecoWorld setting 'llm_options' \(now llm="):
+        gym.make("RecoWorld-v0", user_model="llm", llm_options={"max_tokens": 24})
     with pytest.raises(ValueError, match="llm=42"):
         gym.make("RecoWorld-v0", user_model="llm", llm=42)
 
@@ -189,7 +189,7 @@ def test_bad_llm_user_arguments_are_refused_by_name():
 def test_embedded_model_runs_the_llm_user_for_real():
     """A few turns on SmolLM2-135M in process: text comes back, instructions are checked."""
     env = gym.make(
-        "RecoWorld-v0", user_model="llm", llm=LocalChatModel(), llm_options={"max_tokens": 24}
+        "RecoWorld-v0", user_model="llm", llm={"model": LocalChatModel(), "max_tokens": 24}
     )
     _, info = env.reset(seed=3)
     user = env.unwrapped.llm_user

@@ -8,11 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from recoworld.evaluation.convrec_metrics import (
-    CONVREC_METRICS,
-    convrec_metrics,
-    evaluate_convrec,
-)
+from recoworld.evaluation import evaluate
+from recoworld.evaluation.convrec_metrics import CONVREC_METRICS, convrec_metrics
 from recoworld.evaluation.metrics import mean_ci95
 
 # Five conversations: successes at turns 1, 3, 7 and 12, and one failure.
@@ -76,7 +73,7 @@ def test_bad_input_names_the_value(turns, kwargs, message):
 
 
 def test_evaluate_convrec_reports_metrics_consistent_with_its_episodes(tmp_path):
-    report = evaluate_convrec("abs-greedy", 30, seed=5)
+    report = evaluate("abs-greedy", "ConvRec-v0", 30, seed=5)
     assert list(report.metrics) == list(CONVREC_METRICS)
     turns = report.per_episode["success_turn"]
     assert report.metrics["SR@15"] == pytest.approx(np.mean(turns > 0))
@@ -89,7 +86,7 @@ def test_evaluate_convrec_reports_metrics_consistent_with_its_episodes(tmp_path)
     assert report.config["agent"] == "abs-greedy" and report.config["max_turns"] == 15
     data = json.loads(report.to_json(tmp_path / "report.json").read_text())
     assert set(data["metrics"]) == set(CONVREC_METRICS)
-    again = evaluate_convrec("abs-greedy", 30, seed=5)
+    again = evaluate("abs-greedy", "ConvRec-v0", 30, seed=5)
     np.testing.assert_array_equal(turns, again.per_episode["success_turn"])
 
 
@@ -108,9 +105,9 @@ def test_evaluate_convrec_plays_the_given_pairs_in_order():
             return len(info["action_mask"]) - 1
 
     pairs = np.array([[3, 10], [1, 20], [3, 30]])
-    report = evaluate_convrec(Recorder(), pairs=pairs)
+    report = evaluate(Recorder(), "ConvRec-v0", reset_options=[{"pair": tuple(p)} for p in pairs])
     assert users == [3, 1, 3] and report.config["episodes"] == 3
     with pytest.raises(ValueError, match="exceeds"):
-        evaluate_convrec(Recorder(), 4, pairs=pairs)
-    with pytest.raises(ValueError, match="unknown agent 'greedy'"):
-        evaluate_convrec("greedy", 1)
+        evaluate(Recorder(), "ConvRec-v0", 4, reset_options=[{"pair": tuple(p)} for p in pairs])
+    with pytest.raises(ValueError, match="unknown agent 'greedy' for ConvRec-v0"):
+        evaluate("greedy", "ConvRec-v0", 1)

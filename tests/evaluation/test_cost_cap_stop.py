@@ -24,7 +24,6 @@ from recoworld.evaluation import (
     compare,
     comparison_table,
     evaluate,
-    evaluate_convrec,
     read_trajectories,
 )
 from recoworld.llm import CostCapExceeded, MeteredChatModel, ScriptedChatModel, UsageMeter
@@ -173,18 +172,18 @@ def test_a_cap_spent_by_the_agent_stops_the_run_too():
 
 
 def test_convrec_evaluation_stops_cleanly_on_the_cap():
-    free = evaluate_convrec("max-entropy", episodes=6, seed=0)
+    free = evaluate("max-entropy", "ConvRec-v0", episodes=6, seed=0)
     steps = free.per_episode["turns"].astype(int).tolist()  # a conversation's steps = turns
     allowed = steps[0] + steps[1] + 1  # two conversations and the first act of the third
-    report = evaluate_convrec(
-        metered_agent_factory("max-entropy", calls_allowed=allowed), episodes=6, seed=0
+    report = evaluate(
+        metered_agent_factory("max-entropy", calls_allowed=allowed), "ConvRec-v0", 6, seed=0
     )
     expected = sum(1 for total in accumulate(steps) if total <= allowed)
     assert expected == 2
     assert report.stopped_early and report.episodes_completed == expected
     assert report.incomplete_episode == expected
     np.testing.assert_array_equal(report.per_episode["turns"], free.per_episode["turns"][:2])
-    reference = evaluate_convrec("max-entropy", episodes=2, seed=0)
+    reference = evaluate("max-entropy", "ConvRec-v0", episodes=2, seed=0)
     np.testing.assert_equal(report.metrics, reference.metrics)
 
 

@@ -11,8 +11,8 @@ from rich.table import Table
 import recoworld  # noqa: F401  (registers the environments)
 from recoworld.agents import GreedyAgent, ObservationLayout, make_agent
 from recoworld.evaluation import (
-    EPISODE_METRICS,
-    RUN_METRICS,
+    RECOWORLD_EPISODE_METRICS,
+    RECOWORLD_RUN_METRICS,
     EvaluationReport,
     compare,
     comparison_table,
@@ -27,7 +27,7 @@ SMALL = {"num_candidates": 40, "slate_size": 5}
 def test_metrics_keys_and_consistency():
     report = evaluate("greedy", episodes=3, seed=0, **SMALL)
     assert isinstance(report, EvaluationReport)
-    assert set(report.metrics) == set(EPISODE_METRICS) | set(RUN_METRICS)
+    assert set(report.metrics) == set(RECOWORLD_EPISODE_METRICS) | set(RECOWORLD_RUN_METRICS)
     assert set(report.ci95) == set(report.metrics)
     for name, values in report.per_episode.items():
         assert values.shape == (3,), name

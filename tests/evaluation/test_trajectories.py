@@ -14,7 +14,6 @@ from recoworld.evaluation import (
     TrajectoryWriter,
     compare,
     evaluate,
-    evaluate_convrec,
     read_trajectories,
 )
 from recoworld.evaluation.trajectories import OMIT, RECORD_KEYS, jsonable
@@ -125,7 +124,7 @@ def test_a_writer_is_lent_not_closed_and_can_keep_the_action_mask(tmp_path):
 
 def test_convrec_trajectories(tmp_path):
     path = tmp_path / "convrec.jsonl"
-    report = evaluate_convrec("max-entropy", episodes=2, seed=0, trajectories=path)
+    report = evaluate("max-entropy", "ConvRec-v0", episodes=2, seed=0, trajectories=path)
     episodes = episodes_of(read_trajectories(path))
     for (_, index), steps in episodes.items():
         assert len(steps) - 1 == report.per_episode["turns"][index]

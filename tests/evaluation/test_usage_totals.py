@@ -22,7 +22,6 @@ from recoworld.evaluation import (
     compare,
     comparison_table,
     evaluate,
-    evaluate_convrec,
 )
 
 SMALL = {"num_candidates": 40, "slate_size": 5}
@@ -82,6 +81,8 @@ def test_usage_is_in_the_json_and_the_table(narrated, tmp_path):
         "greedy", narrated.env_id, episodes=2, seed=0, model=model, max_episode_steps=2, **SMALL
     )
     data = json.loads(report.to_json(tmp_path / "report.json").read_text())
+    agent_usage = data["usage"].pop("agent")
+    assert agent_usage["calls"] == 0 and agent_usage["steps"] == 4  # greedy calls no model
     assert data["usage"] == {
         "calls": 4,
         "prompt_tokens": 12,
@@ -113,7 +114,7 @@ def test_envs_without_llm_usage_give_zeros():
     assert report.usage.calls_per_step == 0.0
     assert report.to_dict()["usage"]["cost_usd"] == 0.0
     # ConvRec-v0 reports no info["usage"] at all.
-    convrec = evaluate_convrec("max-entropy", episodes=2, seed=0)
+    convrec = evaluate("max-entropy", "ConvRec-v0", episodes=2, seed=0)
     assert convrec.usage.calls == 0 and convrec.usage.cost_usd == 0.0
     assert convrec.usage.steps == int(convrec.per_episode["turns"].sum())
     assert convrec.to_dict()["usage"]["calls"] == 0

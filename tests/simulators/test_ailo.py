@@ -14,6 +14,7 @@ from recoworld.llm import (
     MalformedOutputError,
     ScriptedChatModel,
 )
+from recoworld.llm.prompts import load_prompt
 from recoworld.simulators import UserModelConfig, item_utilities, sample_users, topic_preferences
 from recoworld.simulators.ailo import (
     ACTIVITIES,
@@ -22,7 +23,6 @@ from recoworld.simulators.ailo import (
     AILOAnswer,
     AILOUser,
     ailo_answer_model,
-    load_ailo_prompt,
     sample_ailo_user,
 )
 
@@ -179,6 +179,13 @@ def test_bad_arguments_are_named(small_catalog):
         AILOUser("gpt", small_catalog)
     with pytest.raises(ValueError, match="max_chars"):
         AILOUser(model, small_catalog, max_chars=0)
+    with pytest.raises(ValueError, match=r"temperature=2\.5 must be a finite number in"):
+        AILOUser(model, small_catalog, temperature=2.5)
+    with pytest.raises(ValueError, match="history_turns=-1 must be an integer >= 0"):
+        AILOUser(model, small_catalog, history_turns=-1)
+    # numpy integers count as the integers they hold, as everywhere in the library
+    numpy_sized = AILOUser(model, small_catalog, max_tokens=np.int64(64), max_chars=np.int32(40))
+    assert numpy_sized.max_tokens == 64 and type(numpy_sized.max_tokens) is int
     user = AILOUser(model, small_catalog)
     with pytest.raises(RuntimeError, match="before begin"):
         user.respond("Hi", [], np.random.default_rng(0))
@@ -192,4 +199,4 @@ def test_bad_arguments_are_named(small_catalog):
     user.begin(profile, int(small_catalog.item_attributes[[profile.target], :].indices[0]))
     with pytest.raises(ValueError, match="item row 200"):
         user.respond("Hi", [200], np.random.default_rng(0))
-    assert "{persona}" in load_ailo_prompt()
+    assert "{persona}" in load_prompt("ailo_user")

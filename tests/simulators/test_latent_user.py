@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from conftest import micro_catalog, micro_user
 
+from recoworld.catalog import SyntheticCatalogConfig, generate_catalog
 from recoworld.simulators import (
+    LatentUserState,
     UserModelConfig,
     begin_session,
     boredom_after,
@@ -24,7 +26,16 @@ from recoworld.simulators import (
     topic_preferences,
     watch_fraction,
 )
-from recoworld.simulators.latent import kernel_params
+from recoworld.simulators.latent import (
+    ItemArrays,
+    Overrides,
+    TurnDraws,
+    TurnOutcome,
+    kernel_params,
+    pairwise_sum,
+    resample_users,
+    turn_kernel,
+)
 
 
 def sigmoid(x: float) -> float:
@@ -276,3 +287,98 @@ def test_config_errors_name_the_field(field, value):
 def test_config_patience_range():
     with pytest.raises(ValueError, match="patience_low"):
         UserModelConfig(patience_low=0.9, patience_high=0.5)
+
+
+def numpy_sample_users(n_users, catalog, config, rng):
+    """The population draw written with plain NumPy (what ``sample_users`` computes)."""
+    k, d, t = config.n_interests, catalog.embedding_dim, catalog.n_topics
+    topics = np.searchsorted(catalog.topic_share_cdf, rng.random((n_users, k)), side="right")
+    noise = rng.standard_normal((n_users, k, d)) * (config.interest_spread / np.sqrt(d))
+    interests = catalog.topic_centroids[np.minimum(topics, t - 1)] + noise
+    interests /= np.linalg.norm(interests, axis=-1, keepdims=True)
+    gammas = rng.standard_gamma(config.interest_concentration, size=(n_users, k))
+    weights = gammas / np.maximum(gammas.sum(axis=1, keepdims=True), 1e-300)
+    bonus = config.interest_weight_scale * np.log(k * np.maximum(weights, 1e-6))
+    novelty = rng.beta(config.novelty_propensity_a, config.novelty_propensity_b, size=n_users)
+    patience = rng.uniform(config.patience_low, config.patience_high, size=n_users)
+    return interests, bonus, novelty, patience
+
+
+@pytest.mark.parametrize(
+    ("embedding_dim", "n_interests"), [(16, 3), (5, 1), (200, 4)]
+)  # 200 > 128: NumPy's pairwise summation splits the norm's sum in two
+def test_sample_users_equals_the_numpy_formulation_bit_for_bit(embedding_dim, n_interests):
+    catalog = generate_catalog(
+        SyntheticCatalogConfig(n_items=60, embedding_dim=embedding_dim), seed=1
+    )
+    config = UserModelConfig(n_interests=n_interests, interest_concentration=0.3)
+    users = sample_users(300, catalog, config, np.random.default_rng(5))
+    interests, bonus, novelty, patience = numpy_sample_users(
+        300, catalog, config, np.random.default_rng(5)
+    )
+    np.testing.assert_array_equal(users.interests, interests.astype(np.float32))
+    np.testing.assert_array_equal(users.interest_bonus, bonus.astype(np.float32))
+    np.testing.assert_array_equal(users.novelty_propensity, novelty.astype(np.float32))
+    np.testing.assert_array_equal(users.patience, patience.astype(np.float32))
+
+
+def test_resample_users_equals_putting_sampled_users(small_catalog):
+    config = UserModelConfig()
+    state = sample_users(8, small_catalog, config, np.random.default_rng(0))
+    step_users(state, small_catalog, np.arange(24).reshape(8, 3), config, np.random.default_rng(1))
+    expected = state.copy()
+    rows = np.array([1, 4, 6])
+    expected.put(rows, sample_users(3, small_catalog, config, np.random.default_rng(2)))
+    resample_users(state, rows, small_catalog, config, np.random.default_rng(2))
+    for name in LatentUserState.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(state, name), getattr(expected, name), name)
+    everyone = sample_users(8, small_catalog, config, np.random.default_rng(3))
+    resample_users(state, slice(None), small_catalog, config, np.random.default_rng(3))
+    for name in LatentUserState.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(state, name), getattr(everyone, name), name)
+
+
+def test_turn_kernel_takes_named_tuples_of_the_state_arrays(small_catalog):
+    """The compiled turn reads and writes the state's own arrays through the named tuples."""
+    config = UserModelConfig()
+    state = sample_users(4, small_catalog, config, np.random.default_rng(0))
+    twin = state.copy()
+    items = np.array([[3, 1, -1], [0, 5, 9], [7, 7, 2], [4, 8, 6]])
+    draws = np.random.default_rng(1)
+    uniforms, normals, leave = (
+        draws.random((4, 3, 2)),
+        draws.standard_normal((4, 3)),
+        draws.random(4),
+    )
+    arrays = state.arrays()
+    assert all(
+        np.shares_memory(getattr(state, name), getattr(arrays, name)) for name in arrays._fields
+    )
+    outcome = TurnOutcome.empty(4, 3)
+    no_override = Overrides(np.full((4, 3), -1, np.int8), np.full(4, -1, np.int8))
+    turn_kernel(
+        items, TurnDraws(uniforms.reshape(4, 6), normals, leave), arrays,
+        ItemArrays.of(small_catalog), kernel_params(config), no_override, outcome,
+    )  # fmt: skip
+
+    class Replay:
+        def random(self, size):
+            return uniforms if np.ndim(size) == 1 and len(size) == 3 else leave
+
+        def standard_normal(self, size):
+            return normals
+
+    expected = step_users(twin, small_catalog, items, config, Replay())
+    for got, want in zip(outcome, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    for name in LatentUserState.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(state, name), getattr(twin, name), name)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 10, 16, 23, 128, 129, 300, 1031])
+def test_pairwise_sum_adds_in_numpys_order(n):
+    values = np.random.default_rng(n).random((50, n)) * 40.0
+    values[values < 12.0] = 0.0
+    expected = values.sum(axis=1)
+    got = np.array([pairwise_sum(values, row, n) for row in range(50)])
+    np.testing.assert_array_equal(got, expected)  # equal to the last bit, not approximately

@@ -165,6 +165,11 @@ def test_bad_settings_are_refused_by_name():
         LLMUser(model, hybrid_click_bounds=(0.9, 0.1))
     with pytest.raises(ValueError, match="ChatModel"):
         LLMUser("gpt-4")
+    with pytest.raises(ValueError, match="instruction_max_tokens=0 must be an integer >= 1"):
+        LLMUser(model, instruction_max_tokens=0)
+    with pytest.raises(ValueError, match="temperature=-1 must be a finite number"):
+        LLMUser(model, temperature=-1)
+    assert LLMUser(model, max_tokens=np.int64(32)).max_tokens == 32  # numpy ints accepted
 
 
 def test_template_mindset_names_liked_and_disliked_topics_and_mood():

@@ -17,16 +17,24 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recoworld.catalog import Catalog, SyntheticCatalogConfig, generate_catalog, load_scpr
-from recoworld.catalog.scpr import SPLIT_FILES, read_interactions
-from recoworld.graph import AttributeGraph, attribute_entropy, synthetic_interactions
+from recoworld.catalog import Catalog
+from recoworld.envs.convrec.config import ACTION_MODES, ConvRecConfig
+from recoworld.envs.convrec.world import (
+    DEFAULT_SPLIT_FILE,
+    build_world,
+    episode_pairs,
+    synthetic_catalog_config,
+)
+from recoworld.graph import attribute_entropy
 
 __all__ = [
     "ACTION_MODES",
     "CANDIDATE_COUNT_BUCKETS",
     "DEFAULT_SPLIT_FILE",
+    "OBJECT_ARGUMENTS",
     "OUTCOMES",
     "AttributeScorer",
+    "ConvRecConfig",
     "ConvRecEnv",
     "ItemScorer",
     "PopularityScorer",
@@ -50,12 +58,16 @@ OUTCOMES: tuple[str, ...] = ("ask_accepted", "ask_rejected", "rec_rejected", "re
 CANDIDATE_COUNT_BUCKETS: tuple[int, ...] = (10, 50, 100, 200, 300, 500, 1000)
 """Upper edges of the candidate-count buckets: ``<=10, <=50, ..., <=1000, >1000`` (8 buckets)."""
 
-ACTION_MODES: tuple[str, ...] = ("attribute", "ask_or_recommend")
-
-DEFAULT_SPLIT_FILE = SPLIT_FILES["valid"]
-"""The interaction file whose pairs become episodes when only ``dataset_path`` is given."""
-
-DEFAULT_SYNTHETIC_ITEMS_PER_USER = 10
+OBJECT_ARGUMENTS: tuple[str, ...] = (
+    "dataset_path",
+    "catalog",
+    "interactions",
+    "item_scorer",
+    "attribute_scorer",
+    "render_mode",
+)
+"""The constructor's keyword arguments that are objects or Gymnasium's, not
+:class:`ConvRecConfig` settings."""
 
 
 def candidate_count_bucket(count: int) -> int:
@@ -187,6 +199,15 @@ class ConvRecEnv(gym.Env[ObsType, int]):
 
     ## Arguments
 
+    The settings (numbers and names) are the fields of :class:`ConvRecConfig`, given either as
+    ``config=ConvRecConfig(...)`` (also the one positional argument) or as keywords of the same
+    names, not both: ``max_turns`` (15), ``top_k`` (10), ``reward_rec_suc`` (1.0),
+    ``reward_rec_fail`` (-0.1), ``reward_ask_suc`` (0.01), ``reward_ask_fail`` (-0.1),
+    ``reward_quit`` (-0.3), ``action_mode`` (``"attribute"`` or ``"ask_or_recommend"``),
+    ``entropy_features`` (10), ``n_items`` (2000), ``n_users`` (100), ``catalog_seed`` (0) and
+    ``split_file`` (None). An unknown keyword raises ``ValueError`` naming it. The objects
+    stay keyword arguments (:data:`OBJECT_ARGUMENTS`):
+
     * ``dataset_path``: an SCPR/UNICORN data folder (LastFM*, Yelp*, see
       :func:`~recoworld.catalog.load_scpr`); the graph uses its training interactions and liked
       attributes. ``split_file`` (default ``"review_dict_valid.json"``): the interaction file in
@@ -196,12 +217,8 @@ class ConvRecEnv(gym.Env[ObsType, int]):
       items and 48 attributes (:func:`synthetic_catalog_config`) from ``catalog_seed`` (0),
       with ``n_users`` (100) synthetic users of 10 items each
       (:func:`~recoworld.graph.synthetic_interactions`, also seeded by ``catalog_seed``).
-    * ``max_turns`` (15), ``top_k`` (10).
-    * ``reward_rec_suc`` (1.0), ``reward_rec_fail`` (-0.1), ``reward_ask_suc`` (0.01),
-      ``reward_ask_fail`` (-0.1), ``reward_quit`` (-0.3).
-    * ``action_mode`` (``"attribute"`` or ``"ask_or_recommend"``), ``item_scorer``
-      (:data:`ItemScorer`), ``attribute_scorer`` (:data:`AttributeScorer`, only with
-      ``"ask_or_recommend"``), ``entropy_features`` (10), ``render_mode`` (None or ``"ansi"``).
+    * ``item_scorer`` (:data:`ItemScorer`), ``attribute_scorer`` (:data:`AttributeScorer`, only
+      with ``action_mode="ask_or_recommend"``), ``render_mode`` (None or ``"ansi"``).
 
     ## Version History
 
@@ -216,89 +233,72 @@ class ConvRecEnv(gym.Env[ObsType, int]):
     >>> obs, reward, terminated, truncated, info = env.step(recommend)
     >>> info["turn"], info["outcome"] in ("rec_accepted", "rec_rejected"), len(info["recommended"])
     (1, True, 10)
+    >>> from recoworld.envs.convrec import ConvRecConfig
+    >>> small = ConvRecConfig(max_turns=5, n_items=300, n_users=20)
+    >>> gym.make("ConvRec-v0", config=small).unwrapped.config == small
+    True
     """
 
     metadata = {"render_modes": ["ansi"]}  # noqa: RUF012
 
     def __init__(
         self,
+        config: ConvRecConfig | None = None,
         *,
         dataset_path: str | os.PathLike[str] | None = None,
-        split_file: str | None = None,
         catalog: Catalog | None = None,
         interactions: Mapping[int, Any] | None = None,
-        n_items: int = 2000,
-        n_users: int = 100,
-        catalog_seed: int = 0,
-        max_turns: int = 15,
-        top_k: int = 10,
-        reward_rec_suc: float = 1.0,
-        reward_rec_fail: float = -0.1,
-        reward_ask_suc: float = 0.01,
-        reward_ask_fail: float = -0.1,
-        reward_quit: float = -0.3,
-        action_mode: str = "attribute",
         item_scorer: ItemScorer | None = None,
         attribute_scorer: AttributeScorer | None = None,
-        entropy_features: int = 10,
         render_mode: str | None = None,
+        **settings: Any,
     ) -> None:
-        for name, value, low in (
-            ("max_turns", max_turns, 2),
-            ("top_k", top_k, 1),
-            ("entropy_features", entropy_features, 1),
-            ("n_items", n_items, 2),
-            ("n_users", n_users, 1),
-        ):
-            _check_int(name, value, low)
-        _check_int("catalog_seed", catalog_seed, 0)
-        self.rewards = {
-            name: _check_reward(name, value)
-            for name, value in (
-                ("reward_rec_suc", reward_rec_suc),
-                ("reward_rec_fail", reward_rec_fail),
-                ("reward_ask_suc", reward_ask_suc),
-                ("reward_ask_fail", reward_ask_fail),
-                ("reward_quit", reward_quit),
-            )
-        }
-        if action_mode not in ACTION_MODES:
-            raise ValueError(f"action_mode={action_mode!r} must be one of {ACTION_MODES}")
+        config = ConvRecConfig.from_arguments(config, settings, other_arguments=OBJECT_ARGUMENTS)
         if item_scorer is not None and not callable(item_scorer):
             raise ValueError(f"item_scorer={item_scorer!r} is not callable")
         if attribute_scorer is not None:
             if not callable(attribute_scorer):
                 raise ValueError(f"attribute_scorer={attribute_scorer!r} is not callable")
-            if action_mode != "ask_or_recommend":
+            if config.action_mode != "ask_or_recommend":
                 raise ValueError(
                     "attribute_scorer chooses the attribute of the high-level ask action and is "
-                    f"used only with action_mode='ask_or_recommend', not {action_mode!r}"
+                    f"used only with action_mode='ask_or_recommend', not {config.action_mode!r}"
                 )
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode={render_mode!r} must be None or 'ansi'")
 
-        self.catalog, self.graph, episode_interactions = _build_world(
-            dataset_path, split_file, catalog, interactions, n_items, n_users, catalog_seed
+        self.config = config
+        self.catalog, self.graph, episode_interactions = build_world(
+            dataset_path,
+            config.split_file,
+            catalog,
+            interactions,
+            config.n_items,
+            config.n_users,
+            config.catalog_seed,
         )
-        self.pairs = _episode_pairs(episode_interactions, self.graph)
-        self.max_turns = int(max_turns)
-        self.top_k = int(top_k)
-        self.action_mode = action_mode
+        self.pairs = episode_pairs(episode_interactions, self.graph)
+        self.rewards = config.rewards
+        self.max_turns = config.max_turns
+        self.top_k = config.top_k
+        self.action_mode = config.action_mode
         self.item_scorer: ItemScorer = item_scorer or PopularityScorer(self.catalog.popularity)
         self.attribute_scorer = attribute_scorer
-        self.entropy_features = int(entropy_features)
+        self.entropy_features = config.entropy_features
         self.render_mode = render_mode
 
         n_attributes = self.graph.n_attributes
-        self.recommend_action = n_attributes if action_mode == "attribute" else 1
-        self.action_space = spaces.Discrete(n_attributes + 1 if action_mode == "attribute" else 2)
+        self.recommend_action = n_attributes if self.action_mode == "attribute" else 1
+        self.n_actions = n_attributes + 1 if self.action_mode == "attribute" else 2
+        # Gymnasium types spaces by their sample type; Discrete samples numpy ints, Dict dicts.
+        self.action_space = spaces.Discrete(self.n_actions)  # type: ignore[assignment]
         sizes = {
             "history": self.max_turns * len(OUTCOMES),
             "candidate_count": len(CANDIDATE_COUNT_BUCKETS) + 1,
             "context": 2,
             "entropy": self.entropy_features,
         }
-        self.observation_space = spaces.Dict(
+        self.observation_space = spaces.Dict(  # type: ignore[assignment]
             {key: spaces.Box(0.0, 1.0, (size,), np.float32) for key, size in sizes.items()}
         )
         self._started = False
@@ -508,7 +508,7 @@ class ConvRecEnv(gym.Env[ObsType, int]):
         self._candidate_attributes = np.flatnonzero((self._counts > 0) & ~self._asked)
 
     def _action_mask(self) -> np.ndarray:
-        mask = np.zeros(self.action_space.n, dtype=bool)
+        mask = np.zeros(self.n_actions, dtype=np.bool_)
         if self.action_mode == "attribute":
             mask[self._candidate_attributes] = True
         else:
@@ -564,7 +564,7 @@ class ConvRecEnv(gym.Env[ObsType, int]):
     # ------------------------------------------------------------------ validation
 
     def _action_index(self, action: Any) -> int:
-        n = int(self.action_space.n)
+        n = self.n_actions
         value = action
         if isinstance(value, np.ndarray):
             if value.shape != ():
@@ -630,104 +630,3 @@ class _Move:
         self.asked_attribute = asked_attribute
         self.recommended = recommended
         self.accepted_rank = 0
-
-
-# ---------------------------------------------------------------------------- world building
-
-
-def synthetic_catalog_config(n_items: int) -> SyntheticCatalogConfig:
-    """The synthetic default's catalog: the generator's largest attribute vocabulary.
-
-    24 genres and 24 tags (48 attributes), each item with 1 to 10 tags. With the default 2,000
-    items the user's opening attribute leaves about 400 candidates on average, more than the 14
-    recommendations of a conversation can show (140 items), so, as on LastFM*, neither always
-    recommending nor always asking finishes most conversations; with 500 items and the
-    generator's default 24 attributes "always recommend" succeeds in every conversation.
-    """
-    return SyntheticCatalogConfig(n_items=n_items, n_topics=24, n_tags=24, max_tags=10)
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-
-
-def _check_reward(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float | np.integer | np.floating)
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"{name}={value!r} must be a finite number")
-    return float(value)
-
-
-def _build_world(
-    dataset_path: str | os.PathLike[str] | None,
-    split_file: str | None,
-    catalog: Catalog | None,
-    interactions: Mapping[int, Any] | None,
-    n_items: int,
-    n_users: int,
-    catalog_seed: int,
-) -> tuple[Catalog, AttributeGraph, Mapping[int, Any]]:
-    """The catalog, the graph, and the interactions whose pairs are the episodes."""
-    if dataset_path is not None:
-        if catalog is not None or interactions is not None:
-            raise ValueError(
-                "pass either dataset_path or catalog/interactions, not both: the data folder "
-                "defines the catalog and the interactions"
-            )
-        dataset = load_scpr(dataset_path)
-        name = DEFAULT_SPLIT_FILE if split_file is None else split_file
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"split_file={split_file!r} must be a file name in {dataset.root}")
-        split = {file: split for split, file in SPLIT_FILES.items()}.get(name)
-        if split is not None:
-            episodes: Mapping[int, Any] = dataset.interactions(split)
-        else:
-            episodes = read_interactions(dataset.root, name, dataset.catalog.item_ids)
-        graph = AttributeGraph.from_catalog(dataset.catalog, dataset.train, dataset.user_likes)
-        return dataset.catalog, graph, episodes
-    if split_file is not None:
-        raise ValueError(
-            f"split_file={split_file!r} names a file of a data folder; pass dataset_path too"
-        )
-    if catalog is None:
-        if interactions is not None:
-            raise ValueError("interactions are item rows of a catalog; pass catalog too")
-        catalog = generate_catalog(synthetic_catalog_config(n_items), seed=catalog_seed)
-    elif not isinstance(catalog, Catalog):
-        raise ValueError(f"catalog={catalog!r} is not a recoworld Catalog")
-    if interactions is None:
-        interactions = synthetic_interactions(
-            catalog, n_users, DEFAULT_SYNTHETIC_ITEMS_PER_USER, seed=catalog_seed
-        )
-    elif not isinstance(interactions, Mapping):
-        raise ValueError(f"interactions={interactions!r} must map user ids to item rows")
-    graph = AttributeGraph.from_catalog(catalog, interactions)
-    return catalog, graph, interactions
-
-
-def _episode_pairs(interactions: Mapping[int, Any], graph: AttributeGraph) -> np.ndarray:
-    """``(n, 2)`` int64 read-only ``(user id, item row)`` pairs whose item has an attribute.
-
-    Users in ascending id order, each user's items in the given order.
-    """
-    users = sorted(int(u) for u in interactions)
-    rows = [np.asarray(interactions[u], dtype=np.int64).ravel() for u in users]
-    if not rows or sum(r.size for r in rows) == 0:
-        raise ValueError("the episode interactions hold no (user, item) pair")
-    pairs = np.stack(
-        [
-            np.repeat(np.array(users, np.int64), [r.size for r in rows]),
-            np.concatenate(rows),
-        ],
-        axis=1,
-    )
-    has_attribute = np.diff(graph.item_attr.indptr) > 0
-    pairs = pairs[has_attribute[pairs[:, 1]]]
-    if pairs.size == 0:
-        raise ValueError("no episode pair has a target item with at least one attribute")
-    pairs.setflags(write=False)
-    return pairs

@@ -1,9 +1,9 @@
 """Batched ``RecoWorld-v0``: many users stepped in one vectorized call.
 
 ``gym.make_vec("RecoWorld-v0", num_envs=N, vectorization_mode="vector_entry_point")`` builds a
-:class:`RecoWorldVectorEnv`: one :class:`~recoworld.envs.core.RecoWorldCore` holding all ``N``
-users, so a step costs a handful of numpy calls over ``(N, ...)`` arrays instead of ``N`` Python
-env steps. The dynamics are the single env's (same core, same user model).
+:class:`RecoWorldVectorEnv`: one :class:`~recoworld.envs.recoworld.core.RecoWorldCore` holding
+all ``N`` users, so a step costs a handful of numpy calls over ``(N, ...)`` arrays instead of
+``N`` Python env steps. The dynamics are the single env's (same core, same user model).
 """
 
 from __future__ import annotations
@@ -15,36 +15,34 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from recoworld.catalog import Catalog
-from recoworld.envs.core import StepResult
-from recoworld.envs.llm_users import LLMUserBatch, UsageSince
-from recoworld.envs.recoworld_env import (
+from recoworld.envs.recoworld.config import RecoWorldConfig
+from recoworld.envs.recoworld.core import StepResult
+from recoworld.envs.recoworld.env import (
     ObsType,
-    action_space,
-    build_core,
-    check_language_settings,
-    check_llm_options,
+    build_parts,
     slate_action_slots,
     slots_from_scores,
-    text_observation_space,
     validate_scores,
 )
-from recoworld.llm.base import ChatModel
-from recoworld.llm.cache import ResponseCache
-from recoworld.llm.factory import make_chat_model
+from recoworld.envs.recoworld.llm_users import UsageSince
+from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, UserModelConfig
 from recoworld.text import TextEncoder
+from recoworld.validation import check_bool, check_int
 
 
 class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     """``num_envs`` independent RecoWorld users stepped together (next-step autoreset).
 
-    Arguments are those of :class:`~recoworld.envs.RecoWorldEnv` plus ``num_envs``. Actions are
-    batched: ``(num_envs, slate_size)`` candidate indices (or ``(num_envs, num_candidates)``
-    scores). ``infos`` holds arrays over users: ``action_mask`` ``(N, C)``, ``clicks`` and
-    ``watch_time`` per user, ``instructed``, ``session_ended``, ``return_gap_days`` (NaN where no
-    session ended), ``churned``, ``wasted_slots``. Instruction sentences are not rendered by
-    default (it would cost a Python call per instructing user); the encoded instruction is in
-    the observation.
+    Arguments are those of :class:`~recoworld.envs.RecoWorldEnv` (a
+    :class:`~recoworld.envs.recoworld.config.RecoWorldConfig` as ``config=`` or as keywords, and
+    the ``catalog``, ``user_config``, ``voice`` and ``text_encoder`` objects) plus ``num_envs``
+    and ``copy``. Actions are batched: ``(num_envs, slate_size)`` candidate indices (or
+    ``(num_envs, num_candidates)`` scores). ``infos`` holds arrays over users: ``action_mask``
+    ``(N, C)``, ``clicks`` and ``watch_time`` per user, ``instructed``, ``session_ended``,
+    ``return_gap_days`` (NaN where no session ended), ``churned``, ``wasted_slots``. Instruction
+    sentences are not rendered by default (it would cost a Python call per instructing user);
+    the encoded instruction is in the observation.
 
     Language (``text_encoder=``, or ``user_model="llm"`` with the settings of the single env):
     ``infos["instruction"]`` (object array: the sentence said this step, or None),
@@ -78,88 +76,39 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     def __init__(
         self,
         num_envs: int = 1,
-        num_candidates: int = 100,
-        slate_size: int = 10,
+        config: RecoWorldConfig | None = None,
         *,
         catalog: Catalog | None = None,
-        n_items: int = 1000,
-        catalog_seed: int = 0,
         user_config: UserModelConfig | None = None,
-        multi_session: bool = False,
-        max_sessions: int = 5,
-        max_session_turns: int = 50,
-        click_weight: float = 1.0,
-        watch_weight: float = 0.1,
-        continue_weight: float = 0.1,
-        return_weight: float = 1.0,
-        return_horizon_days: float = 7.0,
-        action_type: str = "slate",
-        observation_mode: str = "features",
         voice: InstructionVoice | None = None,
-        user_model: str = "latent",
-        llm: str | ChatModel = "local",
-        decision_mode: str = "latent",
-        on_llm_error: str = "raise",
-        llm_cache: bool | str | ResponseCache | None = None,
-        cost_cap_usd: float | None = None,
-        hybrid_click_bounds: tuple[float, float] = (0.1, 0.9),
-        llm_options: dict[str, Any] | None = None,
         text_encoder: TextEncoder | None = None,
-        structured_instruction: bool | None = None,
         copy: bool = True,
+        **settings: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
-        text_encoder, structured_instruction = check_language_settings(
-            user_model, decision_mode, text_encoder, structured_instruction
-        )
-        self.core = build_core(
+        num_envs = check_int("num_envs", num_envs, low=1)
+        copy = check_bool("copy", copy)
+        parts = build_parts(
+            RecoWorldConfig.from_settings(config, settings),
             num_envs,
-            num_candidates=num_candidates,
-            slate_size=slate_size,
             catalog=catalog,
-            n_items=n_items,
-            catalog_seed=catalog_seed,
             user_config=user_config,
-            multi_session=multi_session,
-            max_sessions=max_sessions,
-            max_session_turns=max_session_turns,
-            click_weight=click_weight,
-            watch_weight=watch_weight,
-            continue_weight=continue_weight,
-            return_weight=return_weight,
-            return_horizon_days=return_horizon_days,
-            action_type=action_type,
-            observation_mode=observation_mode,
             voice=voice,
+            text_encoder=text_encoder,
+            concurrent=True,
         )
-        if not isinstance(copy, bool):
-            raise ValueError(f"copy={copy!r} must be True or False")
+        self.core = parts.core
         self.core.reuse_buffers = not copy
         self.num_envs = num_envs
         self.catalog = self.core.catalog
         self.config = self.core.config
-        self.text_encoder = text_encoder
-        self.structured_instruction = structured_instruction
-        self.llm_users: LLMUserBatch | None = None
-        if user_model == "llm":
-            self.llm_users = LLMUserBatch(
-                self.core,
-                make_chat_model(llm, cache=llm_cache, cost_cap_usd=cost_cap_usd),
-                concurrent=True,
-                decision_mode=decision_mode,
-                hybrid_click_bounds=hybrid_click_bounds,
-                on_llm_error=on_llm_error,
-                fallback_voice=voice,
-                **check_llm_options(llm_options),
-            )
-        self._language = self.llm_users is not None or text_encoder is not None
+        self.text_encoder = parts.text_encoder
+        self.structured_instruction = self.config.keeps_structured_instruction
+        self.llm_users = parts.llm_users
+        self._language = self.llm_users is not None or self.text_encoder is not None
         self._standing: list[str | None] = [None] * num_envs
         self._usage = UsageSince(self.core.voice, self.llm_users)
-        self.single_observation_space = text_observation_space(
-            self.core.observation_space, text_encoder, structured_instruction
-        )
-        self.single_action_space = action_space(self.config)
+        self.single_observation_space = parts.observation_space
+        self.single_action_space = parts.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._needs_reset = np.zeros(num_envs, bool)
@@ -179,9 +128,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         obs, mask = self.core.observe()
         infos: dict[str, Any] = {"action_mask": mask}
         if self._language:
-            self._voice_rng = np.random.default_rng(
-                self.np_random.bit_generator.seed_seq.spawn(1)[0]
-            )
+            (self._voice_rng,) = spawn_rng(self.np_random)
             self._standing = [None] * self.num_envs
             if self.llm_users is not None:
                 self.llm_users.begin(range(self.num_envs))
@@ -255,7 +202,9 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
                 said = users.instruct(speaking, self._voice_rng)
             else:
                 said = [
-                    self.core.voice.render(self.core.instruction(int(row)), self._voice_rng)
+                    self.core.voice.render(
+                        self.core.standing_instruction(int(row)), self._voice_rng
+                    )
                     for row in speaking
                 ]
             for row, text in zip(speaking, said, strict=True):
@@ -297,7 +246,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
 
     def _infos(self, result: StepResult, mask: np.ndarray, reset: np.ndarray) -> dict[str, Any]:
         clicks = result.clicks.sum(axis=1)
-        watch = result.watch_minutes.sum(axis=1)
+        watch = result.watch_time.copy()
         ended = result.session_ended.copy()
         gap = result.return_gap_days.copy()
         clicks[reset] = 0
@@ -310,7 +259,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             "action_mask": mask,
             "clicks": clicks,
             "watch_time": watch,
-            "wasted_slots": (result.items < 0).sum(axis=1),
+            "wasted_slots": result.wasted_slots.copy(),
             "instructed": result.instructed & keep,
             "session_ended": ended,
             "return_gap_days": gap,

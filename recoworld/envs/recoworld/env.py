@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from recoworld.catalog import Catalog
-from recoworld.envs import _kernels as kernels
-from recoworld.envs.core import (
-    RecoWorldConfig,
-    RecoWorldCore,
-    StepResult,
-    default_catalog,
-    info_for_row,
-)
-from recoworld.envs.llm_users import LLMUserBatch, UsageSince
-from recoworld.llm.base import ChatModel
-from recoworld.llm.cache import ResponseCache
-from recoworld.llm.factory import make_chat_model
+from recoworld.envs.recoworld import kernels
+from recoworld.envs.recoworld.config import RecoWorldConfig
+from recoworld.envs.recoworld.core import RecoWorldCore, StepResult, default_catalog, info_for_row
+from recoworld.envs.recoworld.llm_users import LLMUserBatch, UsageSince
+from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
-from recoworld.simulators.llm_user import DECISION_MODES, Decision, LLMUser
+from recoworld.simulators.llm_user import Decision, LLMUser
 from recoworld.text import HashingTextEncoder, TextEncoder, check_text_encoder
 
 ObsType = dict[str, np.ndarray]
 
-USER_MODELS = ("latent", "llm")
 
-
-def slate_action_slots(action: Any, shape: tuple[int, ...], num_candidates: int) -> np.ndarray:
+def slate_action_slots(
+    action: Any, shape: tuple[int, ...], num_candidates: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """Check slate actions and return their slots ``(n, S)``; raise ``ValueError`` if outside.
 
     A slate is ``S`` integer candidate indices in ``[0, num_candidates)``; ``shape`` is ``(S,)``
     for one user or ``(n, S)`` for a batch. In the slots, the first occurrence of a candidate
-    keeps its position and every repetition is an empty slot (``-1``).
+    keeps its position and every repetition is an empty slot (``-1``). ``out``: an int64
+    ``(n, S)`` array to write the slots to (default: a new one).
     """
     array = np.asarray(action)
     if array.shape != shape:
@@ -46,7 +40,7 @@ def slate_action_slots(action: Any, shape: tuple[int, ...], num_candidates: int)
             f"integers in [0, {num_candidates - 1}]: {action!r}"
         )
     batch = np.ascontiguousarray(array.reshape(-1, shape[-1]), dtype=np.int64)
-    slots = np.empty(batch.shape, np.int64)
+    slots = np.empty(batch.shape, np.int64) if out is None else out
     bad = kernels.slate_slots(batch, num_candidates, slots)
     if bad >= 0:
         raise ValueError(
@@ -171,7 +165,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ``mindset`` (the user's current mindset text), ``llm_decision`` (``{"clicks": [item ids],
     "leave": bool}``, what the model chose in ``"hybrid"``/``"llm"`` mode before the latent
     bounds, else None) and ``llm_failed`` (this turn's model call failed and was recorded as a
-    failed turn, ``on_llm_error="fallback"``).
+    failed turn, ``llm={"on_error": "fallback", ...}``).
 
     ## The LLM user
 
@@ -186,31 +180,46 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ``llm="local"`` is the embedded SmolLM2-135M-Instruct (offline; for plumbing and offline
     runs: it words things poorly and decides worse, so keep ``decision_mode="latent"`` with
     it); any litellm model string (``"openai/gpt-4o-mini"``, ``"ollama/llama3.2"``...) or a
-    :class:`~recoworld.llm.ChatModel` works too. ``llm_cache`` (True, a path or a
-    :class:`~recoworld.llm.ResponseCache`) replays LLM-backed runs exactly; ``cost_cap_usd``
-    stops a run with :class:`~recoworld.llm.CostCapExceeded` once spent.
+    :class:`~recoworld.llm.ChatModel` works too. ``llm`` is an
+    :class:`~recoworld.llm.LLMSettings` (or that shorthand, or a dict of its fields): its
+    ``cache`` (True, a path or a :class:`~recoworld.llm.ResponseCache`) replays LLM-backed runs
+    exactly, ``cost_cap_usd`` stops a run with :class:`~recoworld.llm.CostCapExceeded` once
+    spent, and ``on_error="fallback"`` records a failed call as a failed turn instead of raising.
 
     ## Arguments
 
+    The settings are one :class:`~recoworld.envs.recoworld.config.RecoWorldConfig`, passed as
+    ``config=`` or as keywords of the same names (not both): ``gym.make("RecoWorld-v0",
+    slate_size=5)`` and ``gym.make("RecoWorld-v0", config=RecoWorldConfig(slate_size=5))`` are
+    the same env. An unknown keyword raises ``ValueError`` listing the valid ones. Settings
+    (defaults in parentheses):
+
     * ``num_candidates`` (100), ``slate_size`` (10): sizes of the candidate block and the slate.
-    * ``catalog``: a :class:`~recoworld.catalog.Catalog`; default a synthetic catalog of
-      ``n_items`` (1000) items generated with ``catalog_seed`` (0).
-    * ``user_config``: a :class:`~recoworld.simulators.UserModelConfig`.
+    * ``n_items`` (1000), ``catalog_seed`` (0): the default synthetic catalog.
     * ``multi_session`` (False), ``max_sessions`` (5), ``max_session_turns`` (50).
     * ``click_weight`` (1.0), ``watch_weight`` (0.1 per minute), ``continue_weight`` (0.1),
       ``return_weight`` (1.0), ``return_horizon_days`` (7.0): reward weights.
-    * ``action_type`` ("slate" or "scores").
-    * ``observation_mode`` ("features" or "ids").
+    * ``action_type`` ("slate" or "scores"), ``observation_mode`` ("features" or "ids").
+    * ``user_model`` ("latent" or "llm"), ``decision_mode`` ("latent", "hybrid" or "llm"),
+      ``hybrid_click_bounds`` ((0.1, 0.9)), ``prompt_version`` ("v1"),
+      ``instruction_max_tokens`` (40): the LLM user.
+    * ``llm`` (``LLMSettings()``: the embedded model): the LLM user's model, as
+      :class:`~recoworld.llm.LLMSettings` (``model``, ``cache``, ``cost_cap_usd``,
+      ``temperature``, ``max_tokens``, ``on_error``, ``api_base``) or its shorthand: a model
+      string, a :class:`~recoworld.llm.ChatModel` or a dict of those fields. Unset
+      ``temperature`` / ``max_tokens`` keep the LLM user's defaults (0.7 and 64 tokens).
+    * ``structured_instruction`` (None): keep the structured ``instruction`` entry (None: True
+      for the latent user, False for the LLM user).
+
+    Objects are keyword arguments of their own:
+
+    * ``catalog``: a :class:`~recoworld.catalog.Catalog` (default: the synthetic catalog above);
+      it must hold at least ``num_candidates`` items.
+    * ``user_config``: a :class:`~recoworld.simulators.UserModelConfig`.
     * ``voice``: the :class:`~recoworld.simulators.InstructionVoice` (default template voice;
       with the LLM user, the fallback voice).
-    * ``user_model`` ("latent" or "llm"), ``llm`` ("local"), ``decision_mode`` ("latent",
-      "hybrid" or "llm"), ``on_llm_error`` ("raise" or "fallback"), ``llm_cache`` (None),
-      ``cost_cap_usd`` (None), ``hybrid_click_bounds`` ((0.1, 0.9)), ``llm_options`` (None;
-      further :class:`~recoworld.simulators.LLMUser` settings: ``temperature``,
-      ``max_tokens``, ``instruction_max_tokens``, ``prompt_version``): the LLM user.
     * ``text_encoder``: a :class:`~recoworld.text.TextEncoder` for ``instruction_text``.
-    * ``structured_instruction``: keep the structured ``instruction`` entry (default: True
-      for the latent user, False for the LLM user).
+    * ``render_mode``: None or "ansi".
 
     ## Version History
 
@@ -230,82 +239,35 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
 
     def __init__(
         self,
-        num_candidates: int = 100,
-        slate_size: int = 10,
+        config: RecoWorldConfig | None = None,
         *,
         catalog: Catalog | None = None,
-        n_items: int = 1000,
-        catalog_seed: int = 0,
         user_config: UserModelConfig | None = None,
-        multi_session: bool = False,
-        max_sessions: int = 5,
-        max_session_turns: int = 50,
-        click_weight: float = 1.0,
-        watch_weight: float = 0.1,
-        continue_weight: float = 0.1,
-        return_weight: float = 1.0,
-        return_horizon_days: float = 7.0,
-        action_type: str = "slate",
-        observation_mode: str = "features",
         voice: InstructionVoice | None = None,
-        user_model: str = "latent",
-        llm: str | ChatModel = "local",
-        decision_mode: str = "latent",
-        on_llm_error: str = "raise",
-        llm_cache: bool | str | ResponseCache | None = None,
-        cost_cap_usd: float | None = None,
-        hybrid_click_bounds: tuple[float, float] = (0.1, 0.9),
-        llm_options: dict[str, Any] | None = None,
         text_encoder: TextEncoder | None = None,
-        structured_instruction: bool | None = None,
         render_mode: str | None = None,
+        **settings: Any,
     ) -> None:
-        text_encoder, structured_instruction = check_language_settings(
-            user_model, decision_mode, text_encoder, structured_instruction
-        )
-        self.core = build_core(
+        parts = build_parts(
+            RecoWorldConfig.from_settings(config, settings),
             1,
-            num_candidates=num_candidates,
-            slate_size=slate_size,
             catalog=catalog,
-            n_items=n_items,
-            catalog_seed=catalog_seed,
             user_config=user_config,
-            multi_session=multi_session,
-            max_sessions=max_sessions,
-            max_session_turns=max_session_turns,
-            click_weight=click_weight,
-            watch_weight=watch_weight,
-            continue_weight=continue_weight,
-            return_weight=return_weight,
-            return_horizon_days=return_horizon_days,
-            action_type=action_type,
-            observation_mode=observation_mode,
             voice=voice,
+            text_encoder=text_encoder,
         )
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode={render_mode!r} must be None or 'ansi'")
         self.render_mode = render_mode
+        self.core = parts.core
         self.catalog = self.core.catalog
         self.config = self.core.config
-        self.action_space = action_space(self.config)
-        self.user_model = user_model
-        self.text_encoder = text_encoder
-        self.structured_instruction = structured_instruction
-        self.llm_users: LLMUserBatch | None = None
-        if user_model == "llm":
-            self.llm_users = LLMUserBatch(
-                self.core,
-                make_chat_model(llm, cache=llm_cache, cost_cap_usd=cost_cap_usd),
-                decision_mode=decision_mode,
-                hybrid_click_bounds=hybrid_click_bounds,
-                on_llm_error=on_llm_error,
-                fallback_voice=voice,
-                **check_llm_options(llm_options),
-            )
-        self.observation_space = text_observation_space(
-            self.core.observation_space, text_encoder, structured_instruction
-        )
+        self.action_space = parts.action_space
+        self.observation_space = parts.observation_space  # type: ignore[assignment]
+        self.user_model = self.config.user_model
+        self.text_encoder = parts.text_encoder
+        self.structured_instruction = self.config.keeps_structured_instruction
+        self.llm_users = parts.llm_users
         self._last: StepResult | None = None
         self._usage = UsageSince(self.core.voice, self.llm_users)
         self._standing_text: str | None = None
@@ -318,7 +280,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         # The voice draws from its own generator, so a voice that draws more or fewer numbers
         # (an LLM voice, another template set) never changes the users' trajectories.
         # It is spawned from the env's seed sequence, drawing nothing from the users' stream.
-        self._voice_rng = np.random.default_rng(self.np_random.bit_generator.seed_seq.spawn(1)[0])
+        (self._voice_rng,) = spawn_rng(self.np_random)
         self._last = None
         self._standing_text = None
         if self.llm_users is not None:
@@ -332,11 +294,13 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         return self.llm_users.users[0] if self.llm_users is not None else None
 
     def step(self, action: np.ndarray) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
-        if not hasattr(self.core, "candidates"):
+        if not self.core.started:
             raise RuntimeError("RecoWorldEnv.step called before reset")
         cfg = self.config
         if cfg.action_type == "slate":
-            slots = slate_action_slots(action, (cfg.slate_size,), cfg.num_candidates)
+            slots = slate_action_slots(
+                action, (cfg.slate_size,), cfg.num_candidates, out=self.core.slots
+            )
         else:
             scores = validate_scores(action, (cfg.num_candidates,))
             slots = slots_from_scores(scores[None, :], cfg.slate_size)
@@ -391,7 +355,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
                 text = self.core.voice.render(instruction, self._voice_rng)
                 voiced_by = getattr(self.core.voice, "last_voiced_by", "template")
             self._standing_text = text
-        elif self.core.more_of[0] < 0:
+        elif self._standing_text is not None and self.core.more_of[0] < 0:
             self._standing_text = None  # no instruction stands (a new session, or a reset)
         info["instruction"] = text
         info["instruction_topics"] = (
@@ -425,52 +389,6 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         return "\n".join(lines)
 
 
-def check_language_settings(
-    user_model: str,
-    decision_mode: str,
-    text_encoder: TextEncoder | None,
-    structured_instruction: bool | None,
-) -> tuple[TextEncoder | None, bool]:
-    """Validate the user-model settings; return the text encoder (the default one for the LLM
-    user) and whether the structured instruction stays in the observation."""
-    if user_model not in USER_MODELS:
-        raise ValueError(f"user_model={user_model!r} must be one of {USER_MODELS}")
-    if decision_mode not in DECISION_MODES:
-        raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
-    if user_model == "latent" and decision_mode != "latent":
-        raise ValueError(
-            f"decision_mode={decision_mode!r} needs user_model='llm' (the latent user "
-            "decides by itself)"
-        )
-    if structured_instruction is None:
-        structured_instruction = user_model == "latent"
-    if not isinstance(structured_instruction, bool):
-        raise ValueError(
-            f"structured_instruction={structured_instruction!r} must be True, False or None"
-        )
-    if text_encoder is None and user_model == "llm":
-        text_encoder = HashingTextEncoder()
-    if text_encoder is not None:
-        text_encoder = check_text_encoder(text_encoder)
-    return text_encoder, structured_instruction
-
-
-LLM_OPTIONS = ("temperature", "max_tokens", "instruction_max_tokens", "prompt_version")
-"""The further :class:`~recoworld.simulators.LLMUser` settings ``llm_options`` may hold."""
-
-
-def check_llm_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    """``llm_options`` as a dict, refusing unknown keys by name."""
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise ValueError(f"llm_options={options!r} must be a dict or None")
-    unknown = sorted(set(options) - set(LLM_OPTIONS))
-    if unknown:
-        raise ValueError(f"llm_options has unknown keys {unknown}; allowed: {list(LLM_OPTIONS)}")
-    return dict(options)
-
-
 def text_observation_space(
     base: spaces.Dict, text_encoder: TextEncoder | None, structured_instruction: bool
 ) -> spaces.Dict:
@@ -501,58 +419,55 @@ def action_space(config: RecoWorldConfig) -> spaces.Space[np.ndarray]:
     return spaces.Box(-1.0, 1.0, (config.num_candidates,), np.float32)
 
 
-def build_core(
+class RecoWorldParts(NamedTuple):
+    """What :func:`build_parts` assembles for the single and the vector env."""
+
+    core: RecoWorldCore
+    llm_users: LLMUserBatch | None
+    """The users' language side (``user_model="llm"``), else None."""
+    text_encoder: TextEncoder | None
+    """Encoder of ``instruction_text`` (the default one for the LLM user), or None."""
+    observation_space: spaces.Dict
+    """The single-user observation space."""
+    action_space: spaces.Space[np.ndarray]
+    """The single-user action space."""
+
+
+def build_parts(
+    config: RecoWorldConfig,
     n_users: int,
     *,
-    num_candidates: int,
-    slate_size: int,
-    catalog: Catalog | None,
-    n_items: int,
-    catalog_seed: int,
-    user_config: UserModelConfig | None,
-    multi_session: bool,
-    max_sessions: int,
-    max_session_turns: int,
-    click_weight: float,
-    watch_weight: float,
-    continue_weight: float,
-    return_weight: float,
-    return_horizon_days: float,
-    action_type: str,
-    observation_mode: str,
-    voice: InstructionVoice | None,
-) -> RecoWorldCore:
-    """Validate the constructor arguments shared by the single and the vector env."""
-    for name, value in (("num_candidates", num_candidates), ("slate_size", slate_size)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
+    catalog: Catalog | None = None,
+    user_config: UserModelConfig | None = None,
+    voice: InstructionVoice | None = None,
+    text_encoder: TextEncoder | None = None,
+    concurrent: bool = False,
+) -> RecoWorldParts:
+    """The engine, LLM users and spaces of ``n_users`` users: the one place where a
+    RecoWorld config meets the objects (catalog, user model, voice, text encoder).
+
+    ``concurrent`` runs the LLM users' calls on the model's async path (the vector env).
+
+    Raises:
+        ValueError: an object of the wrong type, or a catalog smaller than the candidate block.
+    """
     if catalog is None:
-        if isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 2:
-            raise ValueError(f"n_items={n_items!r} must be an integer >= 2")
-        catalog = default_catalog(n_items, catalog_seed)
+        catalog = default_catalog(config.n_items, config.catalog_seed)
     elif not isinstance(catalog, Catalog):
         raise ValueError(f"catalog={catalog!r} is not a recoworld Catalog")
-    if slate_size > num_candidates:
-        raise ValueError(
-            f"slate_size={slate_size} exceeds num_candidates={num_candidates}; "
-            "a slate is chosen from the candidates"
-        )
     if user_config is not None and not isinstance(user_config, UserModelConfig):
         raise ValueError(f"user_config={user_config!r} is not a UserModelConfig")
-    config = RecoWorldConfig(
-        num_candidates=int(num_candidates),
-        slate_size=int(slate_size),
-        multi_session=multi_session,
-        max_sessions=max_sessions,
-        max_session_turns=max_session_turns,
-        click_weight=click_weight,
-        watch_weight=watch_weight,
-        continue_weight=continue_weight,
-        return_weight=return_weight,
-        return_horizon_days=return_horizon_days,
-        action_type=action_type,
-        observation_mode=observation_mode,
-    )
-    return RecoWorldCore(
+    if text_encoder is None and config.user_model == "llm":
+        text_encoder = HashingTextEncoder()
+    if text_encoder is not None:
+        text_encoder = check_text_encoder(text_encoder)
+    core = RecoWorldCore(
         catalog, user_config or UserModelConfig(), config, voice or TemplateVoice(), n_users
     )
+    llm_users = None
+    if config.user_model == "llm":
+        llm_users = LLMUserBatch(core, concurrent=concurrent, fallback_voice=voice)
+    observation_space = text_observation_space(
+        core.observation_space, text_encoder, config.keeps_structured_instruction
+    )
+    return RecoWorldParts(core, llm_users, text_encoder, observation_space, action_space(config))

@@ -23,8 +23,8 @@ ranking (BPR) terms ``-log σ(s⁺ - s⁻)``:
 
 Everything is drawn from a ``torch.Generator`` seeded by ``seed``, so the same seed gives the
 same parameters. :meth:`FMScorer.item_scorer` and :meth:`FMScorer.attribute_scorer` adapt the
-scorer to the ``ConvRec-v0`` callables (:data:`~recoworld.envs.convrec_env.ItemScorer`,
-:data:`~recoworld.envs.convrec_env.AttributeScorer`).
+scorer to the ``ConvRec-v0`` callables (:data:`~recoworld.envs.convrec.env.ItemScorer`,
+:data:`~recoworld.envs.convrec.env.AttributeScorer`).
 """
 
 from __future__ import annotations
@@ -325,6 +325,7 @@ def _training_data(
     data: ScprDataset | tuple[Catalog, Mapping[int, Any]],
 ) -> tuple[sp.csr_array, dict[int, np.ndarray], np.ndarray]:
     """``(item_attributes CSR, train interactions, user ids)`` of either kind of input."""
+    interactions: Mapping[int, Any]
     if isinstance(data, ScprDataset):
         catalog, interactions = data.catalog, data.train
         extra_users = list(data.user_likes)

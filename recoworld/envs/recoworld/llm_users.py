@@ -1,6 +1,6 @@
 """LLM users over a batch of latent users: what the single and the vector RecoWorld env share.
 
-:class:`LLMUserBatch` gives every user of a :class:`~recoworld.envs.core.RecoWorldCore` an
+:class:`LLMUserBatch` gives every user of a :class:`~recoworld.envs.recoworld.core.RecoWorldCore` an
 :class:`~recoworld.simulators.LLMUser` (one chat model shared by all), builds what each is shown,
 runs their model calls (one after another for a single user; concurrently on the model's async
 path for a batch, so a population waits on the model at once), keeps the standing instruction
@@ -15,43 +15,66 @@ from typing import Any
 
 import numpy as np
 
-from recoworld.envs.core import RecoWorldCore, StepResult
+from recoworld.envs.recoworld.core import RecoWorldCore, StepResult
 from recoworld.llm.base import ChatModel, Usage
+from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice
 from recoworld.simulators.latent import item_utilities, topic_preferences
 from recoworld.simulators.llm_user import Decision, LLMUser, TurnView, template_mindset
+
+Rows = Sequence[int] | np.ndarray
+"""Batch rows: a list of ints or an integer array."""
 
 
 class LLMUserBatch:
     """One :class:`~recoworld.simulators.LLMUser` per user of ``core``.
 
+    The users' settings come from ``core.config`` (a
+    :class:`~recoworld.envs.recoworld.config.RecoWorldConfig`): its ``llm`` settings build the
+    one chat model all users share (so one cache and one cost cap cover the batch), and
+    ``decision_mode``, ``hybrid_click_bounds``, ``prompt_version`` and
+    ``instruction_max_tokens`` go to every user. ``llm.temperature`` and ``llm.max_tokens`` of
+    None keep the LLM user's own defaults.
+
     Args:
         core: The engine whose users get a language side.
-        model: The chat model all users share.
         concurrent: Run a step's calls concurrently on the model's async path (the vector env);
             otherwise call the sync path one user after another (the single env, which must
             also work inside a running event loop, e.g. a notebook).
-        **user_kwargs: :class:`~recoworld.simulators.LLMUser` settings (``decision_mode``,
-            ``hybrid_click_bounds``, ``on_llm_error``, ``fallback_voice``...).
+        fallback_voice: Voice of instructions whose sentence fails the check (template voice).
     """
 
     def __init__(
         self,
         core: RecoWorldCore,
-        model: ChatModel,
         *,
         concurrent: bool = False,
         fallback_voice: InstructionVoice | None = None,
-        **user_kwargs: Any,
     ) -> None:
+        config = core.config
+        settings = config.llm
+        sampling: dict[str, Any] = {}
+        if settings.temperature is not None:
+            sampling["temperature"] = settings.temperature
+        if settings.max_tokens is not None:
+            sampling["max_tokens"] = settings.max_tokens
         self.core = core
-        self.model = model
+        self.model: ChatModel = settings.build()
         self.concurrent = concurrent
         self.users = [
-            LLMUser(model, fallback_voice=fallback_voice, **user_kwargs)
+            LLMUser(
+                self.model,
+                decision_mode=config.decision_mode,
+                hybrid_click_bounds=config.hybrid_click_bounds,
+                on_llm_error=settings.on_error_or("raise"),
+                fallback_voice=fallback_voice,
+                prompt_version=config.prompt_version,
+                instruction_max_tokens=config.instruction_max_tokens,
+                **sampling,
+            )
             for _ in range(core.n_users)
         ]
-        self.decision_mode = self.users[0].decision_mode
+        self.decision_mode = config.decision_mode
         self.standing: list[str | None] = [None] * core.n_users
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -64,41 +87,41 @@ class LLMUserBatch:
             total = total + user.usage
         return total
 
-    def mindsets(self, rows: Sequence[int]) -> list[str]:
+    def mindsets(self, rows: Rows) -> list[str]:
         return [self.users[row].mindset for row in rows]
 
-    def template_mindsets(self, rows: Sequence[int]) -> list[str]:
+    def template_mindsets(self, rows: Rows) -> list[str]:
         """Mindsets written from the latent state alone (session starts and failed turns)."""
         core = self.core
-        rows = np.asarray(rows, np.int64)
-        if rows.size == 0:
+        picked = np.asarray(rows, np.int64)
+        if picked.size == 0:
             return []
-        preferences = topic_preferences(core.state.take(rows), core.catalog, core.user_config)
+        preferences = topic_preferences(core.state.take(picked), core.catalog, core.user_config)
         threshold = core.user_config.instruction_threshold
         names = core.catalog.topic_names
         return [
             template_mindset(preferences[i], names, float(core.state.patience[row]), threshold)
-            for i, row in enumerate(rows)
+            for i, row in enumerate(picked)
         ]
 
-    def begin(self, rows: Sequence[int]) -> None:
+    def begin(self, rows: Rows) -> None:
         """Users at ``rows`` start (a new user, or a new session): template mindset, no
         standing instruction."""
         for row, mindset in zip(rows, self.template_mindsets(rows), strict=True):
             self.users[row].begin(mindset)
             self.standing[row] = None
 
-    def views(self, slots: np.ndarray, rows: Sequence[int]) -> list[TurnView]:
+    def views(self, slots: np.ndarray, rows: Rows) -> list[TurnView]:
         """What the users at ``rows`` are shown for the slots ``(n, S)`` (``-1`` = empty)."""
         core = self.core
-        rows = np.asarray(rows, np.int64)
-        if rows.size == 0:
+        indices = np.asarray(rows, np.int64)
+        if indices.size == 0:
             return []
-        picked = slots[rows]
+        picked = slots[indices]
         items = np.where(
-            picked >= 0, np.take_along_axis(core.candidates[rows], np.maximum(picked, 0), 1), -1
+            picked >= 0, np.take_along_axis(core.candidates[indices], np.maximum(picked, 0), 1), -1
         )
-        utility = item_utilities(core.state.take(rows), core.catalog, items, core.user_config)
+        utility = item_utilities(core.state.take(indices), core.catalog, items, core.user_config)
         with np.errstate(over="ignore"):
             probability = np.where(
                 items >= 0, 1.0 / (1.0 + np.exp(core.user_config.no_click_utility - utility)), 0.0
@@ -112,7 +135,7 @@ class LLMUserBatch:
                 patience=float(core.state.patience[row]),
                 instruction_threshold=threshold,
             )
-            for i, row in enumerate(rows)
+            for i, row in enumerate(indices)
         ]
 
     # ------------------------------------------------------------------ calls
@@ -133,12 +156,12 @@ class LLMUserBatch:
     def decide(
         self,
         views: list[TurnView],
-        rows: Sequence[int],
+        rows: Rows,
         rng: np.random.Generator,
         fallbacks: list[str],
     ) -> list[Decision]:
         """The users' decisions (``"hybrid"``/``"llm"`` mode; latent decisions otherwise)."""
-        rngs = _spawn(rng, len(rows))
+        rngs = spawn_rng(rng, len(rows))
         if self.concurrent and len(rows) > 1 and self.decision_mode != "latent":
             return self._gather(
                 [
@@ -154,13 +177,13 @@ class LLMUserBatch:
     def reflect(
         self,
         views: list[TurnView],
-        rows: Sequence[int],
+        rows: Rows,
         result: StepResult,
         rng: np.random.Generator,
         fallbacks: list[str],
     ) -> None:
         """Mindset updates after a latent-decided turn (``"latent"`` mode)."""
-        rngs = _spawn(rng, len(rows))
+        rngs = spawn_rng(rng, len(rows))
         jobs = [
             (
                 self.users[row],
@@ -181,10 +204,10 @@ class LLMUserBatch:
             for user, args in jobs:
                 user.reflect(*args)
 
-    def instruct(self, rows: Sequence[int], rng: np.random.Generator) -> list[str]:
+    def instruct(self, rows: Rows, rng: np.random.Generator) -> list[str]:
         """Instruction sentences of the users at ``rows`` (who instructed this turn)."""
-        instructions = [self.core.instruction(int(row)) for row in rows]
-        rngs = _spawn(rng, len(rows))
+        instructions = [self.core.standing_instruction(int(row)) for row in rows]
+        rngs = spawn_rng(rng, len(rows))
         if self.concurrent and len(rows) > 1:
             texts = self._gather(
                 [
@@ -202,7 +225,7 @@ class LLMUserBatch:
         return texts
 
     def turn(
-        self, slots: np.ndarray, rows: Sequence[int], rng: np.random.Generator
+        self, slots: np.ndarray, rows: Rows, rng: np.random.Generator
     ) -> tuple[list[TurnView], list[str], list[Decision]]:
         """Before the latent step: views, fallback mindsets and decisions of ``rows``."""
         views = self.views(slots, rows)
@@ -215,15 +238,25 @@ class LLMUserBatch:
         self._loop = None
 
 
+_NO_USAGE = Usage().as_dict()
+
+
 class UsageSince:
-    """Model usage of the language sources of an env (voice, LLM users) since the last read."""
+    """Model usage of the language sources of an env (voice, LLM users) since the last read.
+
+    A source counts if it has a ``usage`` attribute (a :class:`~recoworld.llm.Usage`) when the
+    env is built; the template voice has none, so an env without a model skips the accounting
+    and reports zeros at the cost of a dict copy.
+    """
 
     def __init__(self, *sources: object) -> None:
-        self.sources = sources
+        self.sources = tuple(source for source in sources if hasattr(source, "usage"))
         self._reported = Usage()
 
     def step(self) -> dict[str, int | float]:
         """Usage since the previous call, as ``info["usage"]`` (zeros without a model)."""
+        if not self.sources:
+            return _NO_USAGE.copy()
         total = Usage()
         for source in self.sources:
             usage = getattr(source, "usage", None)
@@ -232,8 +265,3 @@ class UsageSince:
         before = self._reported.as_dict()
         self._reported = total
         return {key: value - before[key] for key, value in total.as_dict().items()}
-
-
-def _spawn(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
-    """``n`` generators drawn in user order from ``rng``, so concurrency never changes seeds."""
-    return [np.random.default_rng(int(seed)) for seed in rng.integers(2**63, size=n)]

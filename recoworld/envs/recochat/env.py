@@ -8,10 +8,6 @@ language model (:class:`~recoworld.simulators.ailo.AILOUser`). See :class:`RecoC
 
 from __future__ import annotations
 
-import math
-import os
-import string
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,16 +16,27 @@ import numpy as np
 from gymnasium import spaces
 
 from recoworld.catalog import Catalog
-from recoworld.envs.convrec_env import _build_world, _episode_pairs
+from recoworld.envs.convrec.world import build_world, episode_pairs
+from recoworld.envs.recochat.config import USERS, RecoChatConfig
 from recoworld.llm.base import ChatModel, Usage
-from recoworld.simulators.ailo import ON_LLM_ERROR, AILOUser, UserReply, sample_ailo_user
-from recoworld.text import HashingTextEncoder, TextEncoder, check_text_encoder, words
+from recoworld.llm.settings import LLMSettings, LLMSpec
+from recoworld.simulators.ailo import AILOPersona, AILOUser, UserReply, sample_ailo_user
+from recoworld.simulators.rule_chat import RuleChatUser
+from recoworld.text import (
+    RECOCHAT_CHARSET,
+    AttributeMatcher,
+    HashingTextEncoder,
+    TextEncoder,
+    check_text_encoder,
+    clean_utterance,
+)
 
 __all__ = [
     "FEATURES",
     "RECOCHAT_CHARSET",
     "USERS",
     "AttributeMatcher",
+    "RecoChatConfig",
     "RecoChatEnv",
     "RuleChatUser",
     "clean_utterance",
@@ -39,53 +46,14 @@ __all__ = [
 ObsType = dict[str, np.ndarray]
 ActType = dict[str, Any]
 
-USERS: tuple[str, ...] = ("rule", "ailo")
-"""The simulated users ``RecoChat-v0`` offers."""
-
-RECOCHAT_CHARSET: str = string.ascii_letters + string.digits + string.punctuation + " \n"
-"""The characters an utterance may use: printable ASCII letters, digits, punctuation, space and
-newline. :func:`clean_utterance` maps other text (curly quotes, accents, tabs) into it."""
-
 FEATURES: tuple[str, ...] = ("turn", "satisfaction", "mean_satisfaction", "recommended")
 """Columns of the ``features`` observation (see :class:`RecoChatEnv`)."""
 
-DEFAULT_N_ITEMS = 1000
 NEUTRAL_SATISFACTION = 3
-
-_PUNCTUATION_MAP = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2026": "...",
-        "\t": " ",
-        "\r": " ",
-        "\u00a0": " ",
-    }
-)
-
-
-def clean_utterance(text: str, max_length: int = 500) -> str:
-    """``text`` mapped into :data:`RECOCHAT_CHARSET` and cut to ``max_length`` characters.
-
-    Curly quotes and dashes become ASCII ones, accented letters lose their accents, tabs become
-    spaces and any other character outside the charset is dropped; runs of spaces collapse.
-
-    >>> clean_utterance("Café \u201cjazz\u201d\u2014maybe?\tYes!")
-    'Cafe "jazz"-maybe? Yes!'
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"utterance {text!r} must be a str")
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0:
-        raise ValueError(f"max_length={max_length!r} must be an integer >= 0")
-    mapped = unicodedata.normalize("NFKD", text.translate(_PUNCTUATION_MAP))
-    allowed = set(RECOCHAT_CHARSET)
-    kept = "".join(char for char in mapped if char in allowed)
-    lines = [" ".join(line.split()) for line in kept.split("\n")]
-    return "\n".join(line for line in lines if line)[:max_length]
+AILO_TEMPERATURE = 0.7
+"""The AILO user's sampling temperature when ``llm=`` sets none."""
+AILO_MAX_TOKENS = 256
+"""The AILO user's completion budget per call when ``llm=`` sets none."""
 
 
 def item_slots(items: Sequence[int] | np.ndarray, top_k: int, n_items: int) -> np.ndarray:
@@ -107,153 +75,6 @@ def item_slots(items: Sequence[int] | np.ndarray, top_k: int, n_items: int) -> n
     slots = np.zeros(top_k, np.int64)
     slots[: rows.size] = rows + 1
     return slots
-
-
-class AttributeMatcher:
-    """Finds a catalog's attribute names in a text, by whole words, case-insensitively.
-
-    Names and texts are split into words with :func:`recoworld.text.words` (so ``"hip-hop"``,
-    ``"Hip Hop"`` and ``"hip hop"`` are the same phrase, and ``"tag:73"`` is ``tag 73``). At
-    every position the longest name wins (``"acid jazz"`` before ``"jazz"``), and matches do
-    not overlap. Names that share their words (``"Hip-Hop"`` and ``"hip hop"``) are found
-    together.
-
-    >>> matcher = AttributeMatcher(("jazz", "acid jazz", "hip-hop", "calm"))
-    >>> matcher.find("Do you like Acid Jazz, hip hop or jazzy stuff? Calm, or jazz?")
-    [1, 2, 3, 0]
-    """
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = tuple(names)
-        self._phrases: dict[tuple[str, ...], list[int]] = {}
-        for column, name in enumerate(self.names):
-            tokens = tuple(words(name))
-            if tokens:
-                self._phrases.setdefault(tokens, []).append(column)
-        self.max_words = max((len(tokens) for tokens in self._phrases), default=0)
-
-    def find(self, text: str) -> list[int]:
-        """Attribute columns named in ``text``, in order of first mention, without repeats."""
-        found: dict[int, None] = {}
-        for column, _, _ in self.spans(words(text)):
-            found[column] = None
-        return list(found)
-
-    def spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
-        """``(column, start, end)`` of every mention in a list of :func:`~recoworld.text.words`
-        tokens (``tokens[start:end]`` names attribute ``column``), in order."""
-        mentions: list[tuple[int, int, int]] = []
-        position = 0
-        while position < len(tokens):
-            for length in range(min(self.max_words, len(tokens) - position), 0, -1):
-                columns = self._phrases.get(tuple(tokens[position : position + length]))
-                if columns:
-                    mentions.extend((c, position, position + length) for c in columns)
-                    position += length
-                    break
-            else:
-                position += 1
-        return mentions
-
-
-class RuleChatUser:
-    """The rule-based user of ``RecoChat-v0``: the binary-attribute protocol in templated words.
-
-    It has a target item and opens by naming one of its attributes. Each turn:
-
-    * a turn that recommends items is answered as a recommendation: accepted iff the target is
-      among them ("Yes! <title> is exactly what I was looking for."), otherwise rejected ("No,
-      none of these is what I'm looking for."); attribute names in such a turn are not taken as
-      questions;
-    * otherwise the user answers about the first attribute named in the utterance
-      (:class:`AttributeMatcher`) that it has not answered yet, one per turn as in
-      ``ConvRec-v0``: "Yes, I'd like <name>." if the target has it, "No, I don't want
-      <name>." otherwise. When every named attribute was answered before it repeats the first
-      answer ("I already told you: ..."); when none is named it says it does not follow.
-
-    Satisfaction (1..5) of the turn: 5 target accepted; 4 a new question answered yes; 3 a new
-    question answered no; 2 a rejected recommendation; 1 a question already answered or an
-    utterance naming no attribute. Every turn of satisfaction 2 or less costs one unit of
-    ``patience``; when it reaches 0 the user leaves ("That's enough for me, bye.").
-    """
-
-    def __init__(self, catalog: Catalog, matcher: AttributeMatcher, patience: int = 5) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience={patience!r} must be an integer >= 1")
-        self.catalog = catalog
-        self.matcher = matcher
-        self.patience = patience
-        self.target = -1
-        self.patience_left = patience
-        self.answers: dict[int, bool] = {}
-        self._target_attributes: frozenset[int] = frozenset()
-
-    def begin(self, target: int, opening_attribute: int) -> str:
-        """Start a conversation about ``target``; return the opening request."""
-        self.target = int(target)
-        self._target_attributes = frozenset(
-            self.catalog.item_attributes[[self.target], :].indices.tolist()
-        )
-        if opening_attribute not in self._target_attributes:
-            raise ValueError(
-                f"opening_attribute={opening_attribute!r} is not an attribute of target item "
-                f"{self.target}"
-            )
-        self.patience_left = self.patience
-        self.answers = {int(opening_attribute): True}
-        name = self.catalog.attribute_names[int(opening_attribute)]
-        return f"Hi! I'm looking for something with {name}."
-
-    def respond(self, utterance: str, recommended: Sequence[int]) -> UserReply:
-        """Answer one turn (``recommended``: distinct item rows, in ranked order)."""
-        names = self.catalog.attribute_names
-        if len(recommended):
-            if self.target in recommended:
-                title = self.catalog.titles[self.target]
-                return UserReply(
-                    reply=f"Yes! {title} is exactly what I was looking for.",
-                    satisfaction=5,
-                    reason="the recommendation includes the item I want",
-                    accepted=True,
-                    left=False,
-                )
-            reply = "No, none of these is what I'm looking for."
-            satisfaction, reason = 2, "the recommended items are not what I want"
-        else:
-            mentioned = self.matcher.find(utterance)
-            new = [a for a in mentioned if a not in self.answers]
-            if new:
-                attribute = new[0]
-                has = attribute in self._target_attributes
-                self.answers[attribute] = has
-                reply = _answer(names[attribute], has)
-                satisfaction = 4 if has else 3
-                reason = (
-                    f"a useful question: I do want {names[attribute]}"
-                    if has
-                    else f"a fair question, though I don't want {names[attribute]}"
-                )
-            elif mentioned:
-                attribute = mentioned[0]
-                reply = "I already told you: " + _answer(names[attribute], self.answers[attribute])
-                satisfaction, reason = 1, f"I had already answered about {names[attribute]}"
-            else:
-                reply = (
-                    "Sorry, I don't follow. Ask me about something I might like, "
-                    "or recommend something."
-                )
-                satisfaction, reason = 1, "the message asked about nothing I know"
-        left = False
-        if satisfaction <= 2:
-            self.patience_left -= 1
-            if self.patience_left <= 0:
-                left = True
-                reply += " That's enough for me, bye."
-        return UserReply(reply, satisfaction, reason, accepted=False, left=left)
-
-
-def _answer(name: str, has: bool) -> str:
-    return f"Yes, I'd like {name}." if has else f"No, I don't want {name}."
 
 
 class RecoChatEnv(gym.Env[ObsType, ActType]):
@@ -345,22 +166,34 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
 
     ## Arguments
 
-    * ``user``: ``"rule"`` or ``"ailo"``. ``llm`` (AILO only): a
-      :class:`~recoworld.llm.ChatModel`, ``"local"`` for the embedded
-      :class:`~recoworld.llm.LocalChatModel`, or a litellm model string
-      (:class:`~recoworld.llm.LiteLLMChatModel`). ``on_llm_error`` (``"raise"`` or
-      ``"fallback"``), ``llm_temperature`` (0.7), ``llm_max_tokens`` (256), ``llm_max_chars``
-      (160, the longest expectation, reason and reply), ``persona_interests`` (2) and
-      ``target_pool`` (10) configure the AILO user.
-    * ``patience`` (5): the rule user's patience.
-    * ``dataset_path`` and ``split_file``: an SCPR data folder as in ``ConvRec-v0``;
-      ``catalog`` and ``interactions``: a world of your own; none given: a synthetic catalog of
-      ``n_items`` (1000) items with 48 attributes and ``n_users`` (100) synthetic users, both
-      from ``catalog_seed`` (0).
+    The plain settings are the fields of :class:`~recoworld.envs.recochat.RecoChatConfig`,
+    given as ``config=`` or as keywords of the same names (not both; an unknown name raises
+    ``ValueError`` listing the valid ones):
+
+    * ``user``: ``"rule"`` or ``"ailo"``; ``llm_max_chars`` (160, the longest expectation,
+      reason and reply), ``persona_interests`` (2) and ``target_pool`` (10) configure the AILO
+      user, ``patience`` (5) the rule user.
+    * ``dataset_path`` and ``split_file``: an SCPR data folder as in ``ConvRec-v0``; none
+      given: a synthetic catalog of ``n_items`` (1000) items with 48 attributes and ``n_users``
+      (100) synthetic users, both from ``catalog_seed`` (0).
     * ``max_turns`` (15), ``top_k`` (10), ``utterance_max_length`` (500).
-    * ``text_encoder``: a :class:`~recoworld.text.TextEncoder` for the ``reply`` observation.
     * ``reward_success`` (1.0), ``reward_satisfaction`` (0.1), ``reward_turn`` (-0.05),
-      ``reward_leave`` (-0.3); ``render_mode`` (None or ``"ansi"``).
+      ``reward_leave`` (-0.3).
+
+    Keyword arguments that are objects:
+
+    * ``llm`` (AILO only, required there): the AILO user's language model as an
+      :class:`~recoworld.llm.LLMSettings` or what it stands for: ``"local"`` (the embedded
+      :class:`~recoworld.llm.LocalChatModel`), a litellm model string, a
+      :class:`~recoworld.llm.ChatModel`, or a dict of the settings' fields (``model``,
+      ``cache``, ``cost_cap_usd``, ``temperature`` (default 0.7), ``max_tokens`` (default
+      256), ``on_error`` (``"raise"`` or ``"fallback"``), ``api_base``). The env builds its
+      own model from it (:meth:`~recoworld.llm.LLMSettings.build`, so the cache and cost cap
+      apply), kept as ``env.unwrapped.llm``.
+    * ``catalog`` and ``interactions``: a world of your own (instead of the dataset or the
+      synthetic world).
+    * ``text_encoder``: a :class:`~recoworld.text.TextEncoder` for the ``reply`` observation.
+    * ``render_mode``: None or ``"ansi"``.
 
     ## Version History
 
@@ -387,108 +220,86 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
 
     def __init__(
         self,
+        config: RecoChatConfig | None = None,
         *,
-        user: str = "rule",
-        llm: ChatModel | str | None = None,
-        dataset_path: str | os.PathLike[str] | None = None,
-        split_file: str | None = None,
+        llm: LLMSpec | None = None,
         catalog: Catalog | None = None,
         interactions: Mapping[int, Any] | None = None,
-        n_items: int = DEFAULT_N_ITEMS,
-        n_users: int = 100,
-        catalog_seed: int = 0,
-        max_turns: int = 15,
-        top_k: int = 10,
-        patience: int = 5,
-        utterance_max_length: int = 500,
         text_encoder: TextEncoder | None = None,
-        reward_success: float = 1.0,
-        reward_satisfaction: float = 0.1,
-        reward_turn: float = -0.05,
-        reward_leave: float = -0.3,
-        on_llm_error: str = "raise",
-        llm_temperature: float = 0.7,
-        llm_max_tokens: int = 256,
-        llm_max_chars: int = 160,
-        persona_interests: int = 2,
-        target_pool: int = 10,
         render_mode: str | None = None,
+        **settings: Any,
     ) -> None:
-        if user not in USERS:
-            raise ValueError(f"user={user!r} must be one of {USERS}")
-        for name, value, low in (
-            ("n_items", n_items, 2),
-            ("n_users", n_users, 1),
-            ("max_turns", max_turns, 1),
-            ("top_k", top_k, 1),
-            ("patience", patience, 1),
-            ("utterance_max_length", utterance_max_length, 1),
-            ("llm_max_tokens", llm_max_tokens, 1),
-            ("llm_max_chars", llm_max_chars, 1),
-            ("persona_interests", persona_interests, 1),
-            ("target_pool", target_pool, 1),
-        ):
-            _check_int(name, value, low)
-        _check_int("catalog_seed", catalog_seed, 0)
-        self.rewards = {
-            name: _check_reward(name, value)
-            for name, value in (
-                ("reward_success", reward_success),
-                ("reward_satisfaction", reward_satisfaction),
-                ("reward_turn", reward_turn),
-                ("reward_leave", reward_leave),
-            )
-        }
-        if on_llm_error not in ON_LLM_ERROR:
-            raise ValueError(f"on_llm_error={on_llm_error!r} must be one of {ON_LLM_ERROR}")
+        config = RecoChatConfig.from_arguments(config, settings)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode={render_mode!r} must be None or 'ansi'")
-        if user == "rule" and llm is not None:
+        if config.user == "rule" and llm is not None:
             raise ValueError(
                 f"llm={llm!r} voices the AILO user and is used only with user='ailo', not 'rule'"
             )
+        if config.user == "ailo" and llm is None:
+            raise ValueError(
+                "user='ailo' needs llm=: 'local' for the embedded model, a litellm model string, "
+                "a ChatModel, or LLMSettings"
+            )
+        self.llm_settings: LLMSettings | None = None if llm is None else LLMSettings.of(llm)
         self.text_encoder = check_text_encoder(
             HashingTextEncoder(dim=64) if text_encoder is None else text_encoder
         )
 
-        self.catalog, self.graph, episode_interactions = _build_world(
-            dataset_path, split_file, catalog, interactions, n_items, n_users, catalog_seed
+        self.config = config
+        self.catalog, self.graph, episode_interactions = build_world(
+            config.dataset_path,
+            config.split_file,
+            catalog,
+            interactions,
+            config.n_items,
+            config.n_users,
+            config.catalog_seed,
         )
-        self.pairs = _episode_pairs(episode_interactions, self.graph)
-        self.user_kind = user
-        self.max_turns = max_turns
-        self.top_k = top_k
-        self.utterance_max_length = utterance_max_length
+        self.pairs = episode_pairs(episode_interactions, self.graph)
+        self.user_kind = config.user
+        self.max_turns = config.max_turns
+        self.top_k = config.top_k
+        self.utterance_max_length = config.utterance_max_length
+        self.rewards = {
+            name: getattr(config, name)
+            for name in ("reward_success", "reward_satisfaction", "reward_turn", "reward_leave")
+        }
         self.render_mode = render_mode
         self.matcher = AttributeMatcher(self.catalog.attribute_names)
         self._has_attribute = np.diff(self.graph.item_attr.indptr) > 0
         self._has_attribute.setflags(write=False)
-        self.persona_interests = persona_interests
-        self.target_pool = min(target_pool, int(self._has_attribute.sum()))
+        self.persona_interests = config.persona_interests
+        self.target_pool = min(config.target_pool, int(self._has_attribute.sum()))
         self.llm: ChatModel | None = None
-        self.rule_user = RuleChatUser(self.catalog, self.matcher, patience)
+        self.rule_user = RuleChatUser(self.catalog, self.matcher, config.patience)
         self.ailo_user: AILOUser | None = None
-        if user == "ailo":
-            self.llm = _chat_model(llm)
+        if self.llm_settings is not None:
+            self.llm = self.llm_settings.build()
             self.ailo_user = AILOUser(
                 self.llm,
                 self.catalog,
-                on_llm_error=on_llm_error,
-                temperature=llm_temperature,
-                max_tokens=llm_max_tokens,
-                max_chars=llm_max_chars,
-                max_listed_items=top_k,
+                on_llm_error=self.llm_settings.on_error_or("raise"),
+                temperature=self.llm_settings.temperature_or(AILO_TEMPERATURE),
+                max_tokens=self.llm_settings.max_tokens_or(AILO_MAX_TOKENS),
+                max_chars=config.llm_max_chars,
+                max_listed_items=config.top_k,
             )
 
         self.action_space = spaces.Dict(
             {
                 "utterance": spaces.Text(
-                    max_length=utterance_max_length, min_length=0, charset=RECOCHAT_CHARSET
+                    max_length=config.utterance_max_length,
+                    min_length=0,
+                    charset=RECOCHAT_CHARSET,
                 ),
-                "items": spaces.MultiDiscrete(np.full(top_k, self.graph.n_items + 1, np.int64)),
+                "items": spaces.MultiDiscrete(
+                    np.full(config.top_k, self.graph.n_items + 1, np.int64)
+                ),
             }
         )
-        self.observation_space = spaces.Dict(
+        # Gymnasium types a Dict space by its sample type (a dict of arrays): same thing.
+        self.observation_space = spaces.Dict(  # type: ignore[assignment]
             {
                 "reply": spaces.Box(-1.0, 1.0, (self.text_encoder.dim,), np.float32),
                 "features": spaces.Box(0.0, 1.0, (len(FEATURES),), np.float32),
@@ -497,7 +308,7 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
         self._charset = frozenset(RECOCHAT_CHARSET)
         self._started = False
         self._done = False
-        self.persona = None
+        self.persona: AILOPersona | None = None
 
     # ------------------------------------------------------------------ Gymnasium API
 
@@ -681,7 +492,7 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
         if outside:
             raise ValueError(
                 f"action['utterance'] has characters outside RECOCHAT_CHARSET: {outside!r}; "
-                "map the text with recoworld.envs.recochat_env.clean_utterance"
+                "map the text with recoworld.envs.recochat.env.clean_utterance"
             )
         items = action["items"]
         array = np.asarray(items)
@@ -720,39 +531,3 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
                 "open the conversation"
             )
         return int(target)
-
-
-def _chat_model(llm: ChatModel | str | None) -> ChatModel:
-    if llm is None:
-        raise ValueError(
-            "user='ailo' needs llm=: a ChatModel, 'local' for the embedded model, or a litellm "
-            "model string"
-        )
-    if isinstance(llm, str):
-        if not llm:
-            raise ValueError("llm='' is empty: use 'local' or a litellm model string")
-        if llm == "local":
-            from recoworld.llm.local import LocalChatModel
-
-            return LocalChatModel()
-        from recoworld.llm.litellm_backend import LiteLLMChatModel
-
-        return LiteLLMChatModel(llm)
-    if not isinstance(llm, ChatModel):
-        raise ValueError(f"llm={llm!r} must be a ChatModel, 'local' or a litellm model string")
-    return llm
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-
-
-def _check_reward(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float | np.integer | np.floating)
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"{name}={value!r} must be a finite number")
-    return float(value)

@@ -1,0 +1,165 @@
+"""The SCPR agent: the policy decides ask or recommend, weighted entropy picks the attribute,
+the FM ranks the recommendation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import gymnasium as gym
+import numpy as np
+
+from recoworld.agents.scpr.checkpoint import load_scpr_checkpoint
+from recoworld.agents.scpr.dqn import DQNConfig, train_scpr_dqn
+from recoworld.agents.scpr.fm import FMConfig, FMItemScorer, FMScorer, train_fm
+from recoworld.agents.scpr.policy import (
+    ASK,
+    ENV_ID,
+    RECOMMEND,
+    AskRecommendPolicy,
+    DQNPolicy,
+    SB3Policy,
+    flatten_observation,
+)
+from recoworld.agents.scpr.scorer import (
+    WeightedEntropyScorer,
+    check_scorer_fits,
+    scpr_env_kwargs,
+)
+from recoworld.graph import AttributeGraph
+
+if TYPE_CHECKING:
+    from recoworld.envs.convrec import ConvRecEnv
+
+__all__ = ["SCPRAgent", "SCPRModel", "make_scpr_agent", "prepare_scpr", "train_scpr"]
+
+
+class SCPRAgent:
+    """SCPR in ``ConvRec-v0``: the policy decides ask or recommend, weighted entropy picks the
+    attribute, the FM ranks the recommendation.
+
+    In ``action_mode="ask_or_recommend"`` the agent returns the policy's ``0``/``1`` and the env
+    asks by its ``attribute_scorer`` and recommends by its ``item_scorer`` (set both with
+    :func:`scpr_env_kwargs`). In ``action_mode="attribute"`` an ask
+    returns the attribute column of largest weighted entropy (needs ``chooser``) and a
+    recommendation the last action (the env's ``item_scorer`` ranks). With no candidate
+    attribute left it always recommends.
+    """
+
+    name = "scpr"
+
+    def __init__(
+        self, policy: AskRecommendPolicy, chooser: WeightedEntropyScorer | None = None
+    ) -> None:
+        if not isinstance(policy, AskRecommendPolicy):
+            raise ValueError(f"policy={policy!r} has no decide(observation) method")
+        self.policy = policy
+        self.chooser = chooser
+
+    def reset(self, *, seed: int | None = None) -> None:
+        return None
+
+    def act(self, observation: Any, info: dict[str, Any]) -> int:
+        recommend = len(info["action_mask"]) - 1
+        attributes = info["candidate_attributes"]
+        if len(attributes) == 0:
+            return recommend
+        if self.policy.decide(flatten_observation(observation)) == RECOMMEND:
+            return recommend
+        if recommend == RECOMMEND:  # ask_or_recommend: the env picks the attribute
+            return ASK
+        if self.chooser is None:
+            raise ValueError(
+                "SCPRAgent in action_mode='attribute' needs a chooser (WeightedEntropyScorer) "
+                "to pick the attribute it asks"
+            )
+        return self.chooser.choose(
+            int(info["user"]), info["candidates"], attributes, info["accepted_attributes"]
+        )
+
+
+def _graph_interactions(graph: AttributeGraph) -> dict[int, np.ndarray]:
+    indptr, indices = graph.user_items.indptr, graph.user_items.indices
+    return {
+        int(user): indices[indptr[row] : indptr[row + 1]].astype(np.int64)
+        for row, user in enumerate(graph.user_ids.tolist())
+    }
+
+
+SCPRModel = tuple[FMScorer, DQNPolicy | SB3Policy]
+"""SCPR's learned parts: the FM scorer and the ask-or-recommend policy."""
+
+
+def train_scpr(
+    env_kwargs: Mapping[str, Any],
+    seed: int = 0,
+    *,
+    fm_config: FMConfig | None = None,
+    dqn_config: DQNConfig | None = None,
+    progress: bool = True,
+) -> SCPRModel:
+    """Train SCPR on ``gym.make("ConvRec-v0", **env_kwargs)``'s data: the FM on the interactions
+    of the env's graph (the training split for a ``dataset_path`` env), then the DQN through the
+    env with the FM's scorers (:func:`~recoworld.agents.scpr.scpr_env_kwargs`), both seeded by
+    ``seed``, with progress bars."""
+    probe = gym.make(ENV_ID, **{**env_kwargs, "render_mode": None})
+    try:
+        core = cast("ConvRecEnv", probe.unwrapped)
+        interactions = _graph_interactions(core.graph)
+        catalog = core.catalog
+    finally:
+        probe.close()
+    fm = train_fm((catalog, interactions), fm_config, int(seed), progress=progress)
+    policy = train_scpr_dqn(
+        scpr_env_kwargs(env_kwargs, fm), dqn_config, int(seed), progress=progress
+    )
+    return fm, policy
+
+
+def make_scpr_agent(env: gym.Env, model: SCPRModel) -> SCPRAgent:
+    """SCPR (``model`` = FM scorer and policy) for ``env``, a ``ConvRec-v0`` that recommends
+    with this FM and, in ``"ask_or_recommend"`` mode, asks by its weighted entropy.
+
+    The env must have been made with SCPR's scorers: build env and agent together with
+    ``make_env_and_agent("ConvRec-v0", "scpr", checkpoint=...)``, or make the env with
+    ``scpr_env_kwargs(env_kwargs, fm, action_mode=None)``. An env that ranks with another scorer
+    is refused (SCPR's recommendations would not be its own).
+
+    Raises:
+        ValueError: the env's item scorer is not this FM's, or the FM was trained on a graph
+            of other sizes.
+    """
+    fm, policy = model
+    core = cast("ConvRecEnv", env.unwrapped)
+    check_scorer_fits(fm, core.graph)
+    scorer = getattr(core, "item_scorer", None)
+    if not (isinstance(scorer, FMItemScorer) and scorer.fm is fm):
+        raise ValueError(
+            "SCPR recommends with its own FM scorer, but this env ranks with "
+            f"{type(scorer).__name__}: make the env with scpr_env_kwargs(env_kwargs, fm, "
+            "action_mode=None), or build both with make_env_and_agent('ConvRec-v0', 'scpr', "
+            "checkpoint=...)"
+        )
+    return SCPRAgent(policy, WeightedEntropyScorer(fm, core.graph))
+
+
+def prepare_scpr(
+    options: dict[str, Any], env_kwargs: Mapping[str, Any], seed: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The registry's ``prepare`` of agent ``scpr``: load ``checkpoint`` (or, without one,
+    train on the env's data with ``seed``, default 0), and return the env settings that make
+    ``ConvRec-v0`` rank with the FM (and ask by weighted entropy in ``"ask_or_recommend"``
+    mode) and the ``model`` option for :func:`make_scpr_agent`."""
+    model = options.get("model")
+    if model is None:
+        checkpoint = options.get("checkpoint")
+        if checkpoint is not None:
+            model = load_scpr_checkpoint(checkpoint)
+        else:
+            model = train_scpr(env_kwargs, 0 if seed is None else int(seed))
+    fm = model[0]
+    settings = scpr_env_kwargs(env_kwargs, fm, action_mode=None)
+    extra: dict[str, Any] = {
+        key: settings[key] for key in ("item_scorer", "attribute_scorer") if key in settings
+    }
+    return extra, {"model": model}

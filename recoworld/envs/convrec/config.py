@@ -1,0 +1,165 @@
+"""The plain settings of ``ConvRec-v0`` as one frozen, validated dataclass.
+
+:class:`ConvRecConfig` holds every number and name that configures a conversation (turn budget,
+list length, rewards, action mode, the size and seed of the synthetic world); the objects a
+world is built from (a catalog, interactions, a data folder, scorers) stay keyword arguments of
+:class:`~recoworld.envs.convrec.env.ConvRecEnv`. The env takes either ``config=`` or the same
+names as keywords, so ``gym.make("ConvRec-v0", max_turns=5)`` and
+``gym.make("ConvRec-v0", config=ConvRecConfig(max_turns=5))`` build the same env.
+
+>>> ConvRecConfig(max_turns=5).max_turns
+5
+>>> ConvRecConfig(top_k=0)
+Traceback (most recent call last):
+...
+ValueError: top_k=0 must be an integer >= 1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recoworld.validation import check_choice, check_int, check_number
+
+__all__ = ["ACTION_MODES", "REWARD_FIELDS", "ConvRecConfig"]
+
+ACTION_MODES: tuple[str, ...] = ("attribute", "ask_or_recommend")
+"""``"attribute"``: ask any attribute column or recommend; ``"ask_or_recommend"``: SCPR's
+two-action policy (ask the best attribute, or recommend)."""
+
+REWARD_FIELDS: tuple[str, ...] = (
+    "reward_rec_suc",
+    "reward_rec_fail",
+    "reward_ask_suc",
+    "reward_ask_fail",
+    "reward_quit",
+)
+"""The reward fields of :class:`ConvRecConfig`, in the order the env documents them."""
+
+
+@dataclass(frozen=True)
+class ConvRecConfig:
+    """Validated settings of a ``ConvRec-v0`` env (see :class:`~recoworld.envs.ConvRecEnv`).
+
+    Each field is checked once, on construction, and a bad value raises ``ValueError`` naming
+    the field; integers and numbers are stored as Python ``int`` and ``float``.
+    """
+
+    max_turns: int = 15
+    """``T``, the turn budget (>= 2): the agent moves in turns ``1 .. T-1`` and the user quits at
+    turn ``T`` (see the env's "Turn counting")."""
+
+    top_k: int = 10
+    """Items shown by one recommendation (>= 1)."""
+
+    reward_rec_suc: float = 1.0
+    """Reward of an accepted recommendation (the episode ends in success)."""
+
+    reward_rec_fail: float = -0.1
+    """Reward of a rejected recommendation."""
+
+    reward_ask_suc: float = 0.01
+    """Reward of an accepted question."""
+
+    reward_ask_fail: float = -0.1
+    """Reward of a rejected question (also of a useless one: already known, or no candidate)."""
+
+    reward_quit: float = -0.3
+    """Added to the reward of the move at whose end the user quits (the turn budget ran out)."""
+
+    action_mode: str = "attribute"
+    """One of :data:`ACTION_MODES`: ``"attribute"`` (``Discrete(n_attributes + 1)``) or
+    ``"ask_or_recommend"`` (``Discrete(2)``)."""
+
+    entropy_features: int = 10
+    """Length (>= 1) of the observation's ``entropy`` entry: the largest binary entropies of the
+    candidate attributes, sorted descending and zero-padded."""
+
+    n_items: int = 2000
+    """Items (>= 2) of the synthetic catalog, used when neither ``catalog`` nor ``dataset_path``
+    is given."""
+
+    n_users: int = 100
+    """Synthetic users (>= 1), each with 10 interactions, used when no ``interactions`` and no
+    ``dataset_path`` are given; their ``(user, item)`` pairs are the episodes."""
+
+    catalog_seed: int = 0
+    """Seed (>= 0) of the synthetic catalog and of the synthetic interactions; it fixes the
+    world, while ``reset(seed=...)`` fixes the episodes drawn in it."""
+
+    split_file: str | None = None
+    """The interaction file of the ``dataset_path`` folder whose pairs are the episodes
+    (``None``: ``"review_dict_valid.json"``); only with ``dataset_path``."""
+
+    def __post_init__(self) -> None:
+        for name, low in (
+            ("max_turns", 2),
+            ("top_k", 1),
+            ("entropy_features", 1),
+            ("n_items", 2),
+            ("n_users", 1),
+            ("catalog_seed", 0),
+        ):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low=low))
+        for name in REWARD_FIELDS:
+            object.__setattr__(self, name, check_number(name, getattr(self, name)))
+        check_choice("action_mode", self.action_mode, ACTION_MODES)
+        if self.split_file is not None and (
+            not isinstance(self.split_file, str) or not self.split_file
+        ):
+            raise ValueError(
+                f"split_file={self.split_file!r} must be None or the name of an interaction "
+                "file of the dataset_path folder"
+            )
+
+    @property
+    def rewards(self) -> dict[str, float]:
+        """The reward fields by name (:data:`REWARD_FIELDS`)."""
+        return {name: getattr(self, name) for name in REWARD_FIELDS}
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The names of the settings, in declaration order."""
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def from_arguments(
+        cls,
+        config: ConvRecConfig | None,
+        settings: Mapping[str, Any],
+        *,
+        other_arguments: Sequence[str] = (),
+    ) -> ConvRecConfig:
+        """The config of a constructor that takes ``config=`` or the same names as keywords.
+
+        ``settings`` are the keywords given besides ``config``; ``other_arguments`` are the
+        constructor's other keyword names, listed in the message for an unknown keyword.
+
+        Raises:
+            ValueError: a keyword is not a setting (the message names it and lists the valid
+                ones); ``config`` is not a :class:`ConvRecConfig`; or both ``config`` and
+                settings are given.
+        """
+        names = cls.field_names()
+        unknown = sorted(set(settings) - set(names))
+        if unknown:
+            valid = ", ".join(sorted({*names, "config", *other_arguments}))
+            raise ValueError(
+                f"unknown ConvRec-v0 argument{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; valid arguments are: {valid}"
+            )
+        if config is None:
+            return cls(**settings)
+        if not isinstance(config, ConvRecConfig):
+            raise ValueError(f"config={config!r} is not a ConvRecConfig")
+        if settings:
+            given = ", ".join(sorted(settings))
+            raise ValueError(
+                f"config= and the keyword{'s' if len(settings) > 1 else ''} {given} were both "
+                "given; pass the settings one way (dataclasses.replace(config, ...) changes a "
+                "config)"
+            )
+        return config

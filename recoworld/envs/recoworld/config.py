@@ -1,0 +1,238 @@
+"""The settings of ``RecoWorld-v0``: one frozen, validated dataclass, the env's public arguments.
+
+Every plain setting of :class:`~recoworld.envs.RecoWorldEnv` and
+:class:`~recoworld.envs.RecoWorldVectorEnv` is a field here, written once with its default and a
+one-line docstring, and checked once in ``__post_init__``. The envs take a config or the same
+names as keywords; objects (catalog, user model config, voice, text encoder) stay separate
+keyword arguments of the envs.
+
+>>> config = RecoWorldConfig(slate_size=5, llm="openai/gpt-4o-mini")
+>>> config.slate_size, config.llm.model
+(5, 'openai/gpt-4o-mini')
+>>> RecoWorldConfig(num_candidates=5, slate_size=10)
+Traceback (most recent call last):
+...
+ValueError: slate_size=10 exceeds num_candidates=5: a slate is chosen from the candidates
+>>> RecoWorldConfig.from_settings(None, {"slate_szie": 5})
+Traceback (most recent call last):
+...
+ValueError: unknown RecoWorld setting 'slate_szie' (did you mean 'slate_size'?); valid settings: \
+['num_candidates', 'slate_size', 'n_items', 'catalog_seed', 'multi_session', 'max_sessions', \
+'max_session_turns', 'click_weight', 'watch_weight', 'continue_weight', 'return_weight', \
+'return_horizon_days', 'action_type', 'observation_mode', 'user_model', 'decision_mode', \
+'structured_instruction', 'hybrid_click_bounds', 'prompt_version', 'instruction_max_tokens', 'llm']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from recoworld.catalog import Catalog
+from recoworld.llm.prompts import prompt_versions
+from recoworld.llm.settings import LLMSettings
+from recoworld.simulators.llm_user import DECISION_MODES, PROMPT_PARTS, PROMPT_VERSION
+from recoworld.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_optional_bool,
+    check_seed,
+)
+
+__all__ = ["ACTION_TYPES", "OBSERVATION_MODES", "USER_MODELS", "RecoWorldConfig"]
+
+ACTION_TYPES = ("slate", "scores")
+OBSERVATION_MODES = ("features", "ids")
+USER_MODELS = ("latent", "llm")
+
+_MOVED = {
+    "llm_cache": "llm={'model': ..., 'cache': ...}",
+    "cost_cap_usd": "llm={'model': ..., 'cost_cap_usd': ...}",
+    "on_llm_error": "llm={'model': ..., 'on_error': ...}",
+    "llm_options": (
+        "llm={'model': ..., 'temperature': ..., 'max_tokens': ...} and the settings "
+        "instruction_max_tokens= and prompt_version="
+    ),
+}
+"""Former RecoWorld arguments and where their settings live now (for the unknown-key error)."""
+
+
+@dataclass(frozen=True)
+class RecoWorldConfig:
+    """Validated settings of a RecoWorld environment (see :class:`~recoworld.envs.RecoWorldEnv`).
+
+    Change a field with :func:`dataclasses.replace`, which validates again.
+
+    Raises:
+        ValueError: a field out of range, naming the field and the value.
+    """
+
+    num_candidates: int = 100
+    """Distinct candidate items the retrieval stage puts in front of the agent each turn."""
+    slate_size: int = 10
+    """Items the agent ranks and shows each turn (at most ``num_candidates``)."""
+    n_items: int = 1000
+    """Items of the default synthetic catalog (>= 2; unused when a catalog is given)."""
+    catalog_seed: int = 0
+    """Seed of the default synthetic catalog (unused when a catalog is given)."""
+    multi_session: bool = False
+    """An episode spans several sessions over simulated days (else it ends with the session)."""
+    max_sessions: int = 5
+    """Sessions of a multi-session episode before it is truncated."""
+    max_session_turns: int = 50
+    """Turns of a session before it ends (truncating a single-session episode)."""
+    click_weight: float = 1.0
+    """Reward per click."""
+    watch_weight: float = 0.1
+    """Reward per minute watched."""
+    continue_weight: float = 0.1
+    """Reward for a turn after which the session goes on."""
+    return_weight: float = 1.0
+    """Weight of the retention reward ``exp(-return_gap_days / return_horizon_days)``."""
+    return_horizon_days: float = 7.0
+    """Days over which the retention reward decays (> 0)."""
+    action_type: str = "slate"
+    """``"slate"`` (candidate indices, ranked) or ``"scores"`` (a score per candidate)."""
+    observation_mode: str = "features"
+    """``"features"`` (candidate feature rows) or ``"ids"`` (candidate item ids)."""
+    user_model: str = "latent"
+    """``"latent"`` (the fast latent user) or ``"llm"`` (a language model on top of it)."""
+    decision_mode: str = "latent"
+    """Who decides clicks and leaving of the LLM user: ``"latent"``, ``"hybrid"`` or ``"llm"``."""
+    structured_instruction: bool | None = None
+    """Keep the structured ``instruction`` entry; None: yes for the latent user, no for the LLM
+    user (it learns what the user wants from the words)."""
+    hybrid_click_bounds: tuple[float, float] = (0.1, 0.9)
+    """``(low, high)`` latent click probabilities outside which the latent choice is forced in
+    ``"hybrid"`` mode (``0 <= low <= high <= 1``)."""
+    prompt_version: str = PROMPT_VERSION
+    """Version of the LLM user's packaged prompts."""
+    instruction_max_tokens: int = 40
+    """Completion budget of an LLM user's instruction sentence."""
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    """The LLM user's model (:class:`~recoworld.llm.LLMSettings`, or its shorthand: a model
+    string, a ChatModel or a dict of fields); unused by the latent user."""
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("num_candidates", check_int("num_candidates", self.num_candidates, low=1))
+        put("slate_size", check_int("slate_size", self.slate_size, low=1))
+        if self.slate_size > self.num_candidates:
+            raise ValueError(
+                f"slate_size={self.slate_size} exceeds num_candidates={self.num_candidates}: "
+                "a slate is chosen from the candidates"
+            )
+        put("n_items", check_int("n_items", self.n_items, low=2))
+        put("catalog_seed", check_seed("catalog_seed", self.catalog_seed))
+        put("multi_session", check_bool("multi_session", self.multi_session))
+        put("max_sessions", check_int("max_sessions", self.max_sessions, low=1))
+        put("max_session_turns", check_int("max_session_turns", self.max_session_turns, low=1))
+        for name in ("click_weight", "watch_weight", "continue_weight", "return_weight"):
+            put(name, check_number(name, getattr(self, name)))
+        put(
+            "return_horizon_days",
+            check_number("return_horizon_days", self.return_horizon_days, 0.0, low_open=True),
+        )
+        check_choice("action_type", self.action_type, ACTION_TYPES)
+        check_choice("observation_mode", self.observation_mode, OBSERVATION_MODES)
+        check_choice("user_model", self.user_model, USER_MODELS)
+        check_choice("decision_mode", self.decision_mode, DECISION_MODES)
+        if self.user_model == "latent" and self.decision_mode != "latent":
+            raise ValueError(
+                f"decision_mode={self.decision_mode!r} needs user_model='llm' (the latent user "
+                "decides by itself)"
+            )
+        put(
+            "structured_instruction",
+            check_optional_bool("structured_instruction", self.structured_instruction),
+        )
+        put("hybrid_click_bounds", _check_bounds(self.hybrid_click_bounds))
+        check_choice("prompt_version", self.prompt_version, _llm_user_prompt_versions())
+        put(
+            "instruction_max_tokens",
+            check_int("instruction_max_tokens", self.instruction_max_tokens, low=1),
+        )
+        put("llm", LLMSettings.of(self.llm))
+
+    @property
+    def keeps_structured_instruction(self) -> bool:
+        """Whether the observation has the structured ``instruction`` entry (``None`` resolved
+        by ``user_model``)."""
+        if self.structured_instruction is None:
+            return self.user_model == "latent"
+        return self.structured_instruction
+
+    def check_catalog(self, catalog: Catalog) -> None:
+        """Refuse a catalog too small for the candidate block (the one catalog-dependent bound).
+
+        Raises:
+            ValueError: ``num_candidates`` exceeds the catalog's items.
+        """
+        if self.num_candidates > catalog.n_items:
+            raise ValueError(
+                f"num_candidates={self.num_candidates} exceeds the catalog's "
+                f"{catalog.n_items} items: the candidates are distinct items"
+            )
+
+    @classmethod
+    def from_settings(
+        cls, config: RecoWorldConfig | None, settings: Mapping[str, Any]
+    ) -> RecoWorldConfig:
+        """The config an env is made with: ``config``, or the keyword ``settings`` (field names).
+
+        Raises:
+            ValueError: an unknown setting (named, with the valid ones), a config that is not a
+                :class:`RecoWorldConfig`, settings given beside a config (set them in one place),
+                or a field value out of range.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in settings:
+            if key not in names:
+                raise ValueError(_unknown_setting(key, names))
+        if config is None:
+            return cls(**settings)
+        if not isinstance(config, cls):
+            raise ValueError(f"config={config!r} must be a RecoWorldConfig or None")
+        if settings:
+            given = ", ".join(f"{key}={value!r}" for key, value in settings.items())
+            raise ValueError(
+                f"{given} given both as keyword(s) and in config=: a config holds every setting, "
+                f"so set them in one place, e.g. config=dataclasses.replace(config, {given})"
+            )
+        return config
+
+
+def _unknown_setting(key: str, names: list[str]) -> str:
+    if key in _MOVED:
+        hint = f" (now {_MOVED[key]})"
+    else:
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown RecoWorld setting {key!r}{hint}; valid settings: {names}"
+
+
+def _check_bounds(bounds: Any) -> tuple[float, float]:
+    message = f"hybrid_click_bounds={bounds!r} must be (low, high) with 0 <= low <= high <= 1"
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        raise ValueError(message)
+    try:
+        low = check_number("hybrid_click_bounds", bounds[0], 0.0, 1.0)
+        high = check_number("hybrid_click_bounds", bounds[1], 0.0, 1.0)
+    except ValueError:
+        raise ValueError(message) from None
+    if low > high:
+        raise ValueError(message)
+    return (low, high)
+
+
+def _llm_user_prompt_versions() -> list[str]:
+    """Versions packaged for every part of the LLM user's prompts."""
+    versions = [set(prompt_versions(f"llm_user_{part}")) for part in PROMPT_PARTS]
+    return sorted(set.intersection(*versions))
