@@ -19,8 +19,10 @@ ValueError: on_error='retry' must be one of ('raise', 'fallback')
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -34,6 +36,7 @@ __all__ = [
     "check_optional_bool",
     "check_probability",
     "check_seed",
+    "config_from_arguments",
 ]
 
 ON_ERROR: tuple[str, ...] = ("raise", "fallback")
@@ -132,3 +135,65 @@ def check_choice(name: str, value: _Choice, choices: Sequence[_Choice]) -> _Choi
 def check_seed(name: str, value: Any) -> int:
     """A seed: a non-negative integer."""
     return check_int(name, value, low=0)
+
+
+_Config = TypeVar("_Config")
+
+
+def config_from_arguments(
+    config_class: type[_Config],
+    config: Any,
+    settings: Mapping[str, Any],
+    *,
+    owner: str,
+    other_arguments: Sequence[str] = (),
+    moved: Mapping[str, str] | None = None,
+) -> _Config:
+    """The config of a constructor that takes ``config=`` or the config's field names as
+    keywords (``settings``): the one rule every env follows.
+
+    ``owner`` names the constructor in messages (``"RecoWorld-v0"``); ``other_arguments`` are
+    its other keyword names (listed among the valid ones); ``moved`` maps a former argument name
+    to where its setting went.
+
+    Raises:
+        ValueError: a keyword is neither a field nor another argument (named, with a "did you
+            mean" or "now ..." hint and the valid names), ``config`` is not a
+            ``config_class``, or ``config`` and keywords were both given (a config holds every
+            setting: change one with ``dataclasses.replace``).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Sizes:
+    ...     slate_size: int = 10
+    >>> config_from_arguments(Sizes, None, {"slate_size": 5}, owner="MyEnv-v0")
+    Sizes(slate_size=5)
+    >>> config_from_arguments(Sizes, None, {"slate_szie": 5}, owner="MyEnv-v0")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown MyEnv-v0 argument 'slate_szie' (did you mean 'slate_size'?); valid \
+arguments: config, slate_size
+    """
+    fields = [field.name for field in dataclasses.fields(config_class)]  # type: ignore[arg-type]
+    valid = sorted({*fields, "config", *other_arguments})
+    for key in settings:
+        if key not in fields:
+            if moved and key in moved:
+                hint = f" (now {moved[key]})"
+            else:
+                close = difflib.get_close_matches(key, valid, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown {owner} argument {key!r}{hint}; valid arguments: {', '.join(valid)}"
+            )
+    if config is None:
+        return config_class(**settings)
+    if not isinstance(config, config_class):
+        raise ValueError(f"config={config!r} must be a {config_class.__name__} or None")
+    if settings:
+        given = ", ".join(f"{key}={value!r}" for key, value in settings.items())
+        raise ValueError(
+            f"{given} given both as keyword(s) and in config=: a config holds every setting, so "
+            f"set each in one place, e.g. config=dataclasses.replace(config, {given})"
+        )
+    return config

@@ -1,4 +1,8 @@
-"""User simulators. They know nothing of Gymnasium; environments adapt them."""
+"""User simulators. They know nothing of Gymnasium; environments adapt them.
+
+Batched user models follow :class:`UserModel` (sample, step a batch of slates, end a session with
+a return gap, begin the next); :class:`LatentUserModel` is the latent-state model behind it.
+"""
 
 from recoworld.simulators.ailo import (
     AILOAnswer,
@@ -35,6 +39,8 @@ from recoworld.simulators.llm_user import (
     template_mindset,
 )
 from recoworld.simulators.llm_voice import LLMVoice, names_a_topic
+from recoworld.simulators.protocol import LatentUserModel, UserModel
+from recoworld.simulators.rule_chat import RuleChatUser
 
 __all__ = [
     "DECISION_MODES",
@@ -46,11 +52,14 @@ __all__ = [
     "InstructionVoice",
     "LLMUser",
     "LLMVoice",
+    "LatentUserModel",
     "LatentUserState",
     "ReflectiveInstruction",
+    "RuleChatUser",
     "TemplateVoice",
     "TurnOutcome",
     "TurnView",
+    "UserModel",
     "UserModelConfig",
     "UserReply",
     "begin_session",

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -108,12 +109,7 @@ class LatentUserState:
 
     def arrays(self) -> UserArrays:
         """The arrays the compiled turn kernel reads and updates (the same arrays, not copies)."""
-        return UserArrays(
-            self.interests, self.interest_bonus, self.boredom, self.familiarity,
-            self.novelty_propensity, self.novelty_state, self.patience, self.session_skips,
-            self.session_satisfaction, self.session_turns, self.turns_since_instruction,
-            self.seen_bits, self.consumed_bits,
-        )  # fmt: skip
+        return UserArrays._make(_user_arrays(self))
 
 
 class UserArrays(NamedTuple):
@@ -153,9 +149,13 @@ class ItemArrays(NamedTuple):
 
     @classmethod
     def of(cls, catalog: Catalog) -> ItemArrays:
-        return cls(
-            catalog.embeddings, catalog.item_topics, catalog.quality, catalog.topic_centroids
-        )
+        return cls._make(_item_arrays(catalog))
+
+
+_user_arrays = attrgetter(*UserArrays._fields)
+"""The fields of :class:`UserArrays` of a state, as a plain tuple."""
+_item_arrays = attrgetter(*ItemArrays._fields)
+"""The fields of :class:`ItemArrays` of a catalog, as a plain tuple."""
 
 
 class TurnDraws(NamedTuple):
@@ -483,8 +483,9 @@ def _utility(
 
 @njit(cache=True)
 def _utilities_kernel(
-    items: np.ndarray, out: np.ndarray, users: UserArrays, catalog: ItemArrays, params: np.ndarray
+    items: np.ndarray, out: np.ndarray, user_arrays: tuple, item_arrays: tuple, params: np.ndarray
 ) -> None:
+    users, catalog = UserArrays(*user_arrays), ItemArrays(*item_arrays)
     interests, interest_bonus = users.interests, users.interest_bonus
     boredom, familiarity = users.boredom, users.familiarity
     novelty_propensity, novelty_state = users.novelty_propensity, users.novelty_state
@@ -561,8 +562,9 @@ def _topic_preferences(user, interests, interest_bonus, boredom, centroids, para
 
 @njit(cache=True)
 def _topic_preferences_kernel(
-    users: UserArrays, centroids: np.ndarray, params: np.ndarray, out: np.ndarray
+    user_arrays: tuple, centroids: np.ndarray, params: np.ndarray, out: np.ndarray
 ) -> None:
+    users = UserArrays(*user_arrays)
     interests, interest_bonus, boredom = users.interests, users.interest_bonus, users.boredom
     for user in range(out.shape[0]):
         _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, out[user])
@@ -726,6 +728,20 @@ def turn_kernel(
             turns_since_instruction[user] = 0
 
 
+@njit(cache=True)
+def _turn_of_tuples(items, draws, users, catalog, params, overrides, out):
+    """:func:`turn_kernel` called with plain tuples in place of the named tuples."""
+    turn_kernel(
+        items, TurnDraws(*draws), UserArrays(*users), ItemArrays(*catalog), params,
+        Overrides(*overrides), TurnOutcome(*out),
+    )  # fmt: skip
+
+
+# The Python entry points pass plain tuples: numba types a plain tuple of arrays in its C
+# dispatcher but a named tuple in Python, field by field, which costs microseconds a call. The
+# kernels make the named tuples back (for free) and read the fields by name.
+
+
 def item_utilities(
     state: LatentUserState, catalog: Catalog, items: np.ndarray, config: UserModelConfig
 ) -> np.ndarray:
@@ -739,7 +755,7 @@ def item_utilities(
     """
     items = np.ascontiguousarray(items, dtype=np.int64)
     out = np.empty(items.shape, np.float64)
-    _utilities_kernel(items, out, state.arrays(), ItemArrays.of(catalog), kernel_params(config))
+    _utilities_kernel(items, out, _user_arrays(state), _item_arrays(catalog), kernel_params(config))
     return out
 
 
@@ -832,10 +848,10 @@ def step_users(
     normals = rng.standard_normal((n, s))
     leave_draws = rng.random(n)
     outcome = TurnOutcome.empty(n, s)
-    draws = TurnDraws(uniforms.reshape(n, 2 * s), normals, leave_draws)
-    turn_kernel(
-        items, draws, state.arrays(), ItemArrays.of(catalog), kernel_params(config),
-        Overrides(click_override, leave_override), outcome,
+    _turn_of_tuples(
+        items, (uniforms.reshape(n, 2 * s), normals, leave_draws), _user_arrays(state),
+        _item_arrays(catalog), kernel_params(config), (click_override, leave_override),
+        tuple(outcome),
     )  # fmt: skip
     return outcome
 
@@ -845,7 +861,9 @@ def topic_preferences(
 ) -> np.ndarray:
     """``(n, T)`` how much each user wants each topic now (the hidden truth behind ``more_of``)."""
     out = np.empty((state.n_users, catalog.n_topics))
-    _topic_preferences_kernel(state.arrays(), catalog.topic_centroids, kernel_params(config), out)
+    _topic_preferences_kernel(
+        _user_arrays(state), catalog.topic_centroids, kernel_params(config), out
+    )
     return out
 
 

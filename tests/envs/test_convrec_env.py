@@ -269,16 +269,15 @@ def test_config_and_keywords_build_the_same_env():
 
 def test_unknown_keywords_and_config_with_keywords_are_refused():
     with pytest.raises(
-        ValueError, match=r"unknown ConvRec-v0 argument 'max_turn'; valid .*max_turns"
+        ValueError,
+        match=r"unknown ConvRec-v0 argument 'max_turn' \(did you mean 'max_turns'\?\); valid",
     ):
         gym.make("ConvRec-v0", max_turn=5)
-    with pytest.raises(
-        ValueError, match=r"valid arguments are: .*catalog, .*config, .*item_scorer"
-    ):
+    with pytest.raises(ValueError, match=r"valid arguments: .*catalog, .*config, .*item_scorer"):
         micro_env(rewards={"reward_quit": 0.0})
-    with pytest.raises(ValueError, match="config= and the keyword max_turns were both given"):
+    with pytest.raises(ValueError, match="max_turns=5 given both as keyword"):
         ConvRecEnv(config=ConvRecConfig(), max_turns=5)
-    with pytest.raises(ValueError, match="is not a ConvRecConfig"):
+    with pytest.raises(ValueError, match="must be a ConvRecConfig or None"):
         ConvRecEnv(config={"max_turns": 5})
 
 

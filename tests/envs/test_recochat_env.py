@@ -257,11 +257,11 @@ def test_settings_come_as_a_config_or_as_keywords():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"max_turn": 5}, "no argument 'max_turn'; did you mean 'max_turns'\\?"),
-        ({"colour": "red"}, "no argument 'colour'; valid arguments: \\[.*'max_turns'"),
-        ({"llm_temperature": 0.2}, "no argument 'llm_temperature'; set it as llm's 'temperature'"),
-        ({"on_llm_error": "fallback"}, "no argument 'on_llm_error'; set it as llm's 'on_error'"),
-        ({"config": RecoChatConfig(), "max_turns": 5}, "\\['max_turns'\\] given both"),
+        ({"max_turn": 5}, "argument 'max_turn' \\(did you mean 'max_turns'\\?\\)"),
+        ({"colour": "red"}, "argument 'colour'; valid arguments: .*max_turns"),
+        ({"llm_temperature": 0.2}, "argument 'llm_temperature' \\(now llm=.*'temperature'"),
+        ({"on_llm_error": "fallback"}, "argument 'on_llm_error' \\(now llm=.*'on_error'"),
+        ({"config": RecoChatConfig(), "max_turns": 5}, "max_turns=5 given both"),
         ({"config": {"max_turns": 5}}, "config=\\{'max_turns': 5\\} must be a RecoChatConfig"),
         ({"max_turns": 0}, "max_turns=0 must be an integer >= 1"),
         ({"max_turns": 2.0}, "max_turns=2.0 must be an integer"),

@@ -180,7 +180,7 @@ def test_bad_llm_user_arguments_are_refused_by_name():
         )
     with pytest.raises(ValueError, match=r"llm has unknown keys \['k'\]"):
         gym.make("RecoWorld-v0", user_model="llm", llm={"model": ScriptedChatModel([]), "k": 1})
-    with pytest.raises(ValueError, match=r"unknown RecoWorld setting 'llm_options' \(now llm="):
+    with pytest.raises(ValueError, match=r"unknown RecoWorld-v0 argument 'llm_options' \(now llm="):
         gym.make("RecoWorld-v0", user_model="llm", llm_options={"max_tokens": 24})
     with pytest.raises(ValueError, match="llm=42"):
         gym.make("RecoWorld-v0", user_model="llm", llm=42)

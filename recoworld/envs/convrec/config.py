@@ -17,10 +17,7 @@ ValueError: top_k=0 must be an integer >= 1
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from recoworld.validation import check_choice, check_int, check_number
 
@@ -119,47 +116,3 @@ class ConvRecConfig:
     def rewards(self) -> dict[str, float]:
         """The reward fields by name (:data:`REWARD_FIELDS`)."""
         return {name: getattr(self, name) for name in REWARD_FIELDS}
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """The names of the settings, in declaration order."""
-        return tuple(field.name for field in dataclasses.fields(cls))
-
-    @classmethod
-    def from_arguments(
-        cls,
-        config: ConvRecConfig | None,
-        settings: Mapping[str, Any],
-        *,
-        other_arguments: Sequence[str] = (),
-    ) -> ConvRecConfig:
-        """The config of a constructor that takes ``config=`` or the same names as keywords.
-
-        ``settings`` are the keywords given besides ``config``; ``other_arguments`` are the
-        constructor's other keyword names, listed in the message for an unknown keyword.
-
-        Raises:
-            ValueError: a keyword is not a setting (the message names it and lists the valid
-                ones); ``config`` is not a :class:`ConvRecConfig`; or both ``config`` and
-                settings are given.
-        """
-        names = cls.field_names()
-        unknown = sorted(set(settings) - set(names))
-        if unknown:
-            valid = ", ".join(sorted({*names, "config", *other_arguments}))
-            raise ValueError(
-                f"unknown ConvRec-v0 argument{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(map(repr, unknown))}; valid arguments are: {valid}"
-            )
-        if config is None:
-            return cls(**settings)
-        if not isinstance(config, ConvRecConfig):
-            raise ValueError(f"config={config!r} is not a ConvRecConfig")
-        if settings:
-            given = ", ".join(sorted(settings))
-            raise ValueError(
-                f"config= and the keyword{'s' if len(settings) > 1 else ''} {given} were both "
-                "given; pass the settings one way (dataclasses.replace(config, ...) changes a "
-                "config)"
-            )
-        return config

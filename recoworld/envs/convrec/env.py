@@ -23,9 +23,11 @@ from recoworld.envs.convrec.world import (
     DEFAULT_SPLIT_FILE,
     build_world,
     episode_pairs,
+    opening_attribute,
     synthetic_catalog_config,
 )
 from recoworld.graph import attribute_entropy
+from recoworld.validation import config_from_arguments
 
 __all__ = [
     "ACTION_MODES",
@@ -253,7 +255,13 @@ class ConvRecEnv(gym.Env[ObsType, int]):
         render_mode: str | None = None,
         **settings: Any,
     ) -> None:
-        config = ConvRecConfig.from_arguments(config, settings, other_arguments=OBJECT_ARGUMENTS)
+        config = config_from_arguments(
+            ConvRecConfig,
+            config,
+            settings,
+            owner="ConvRec-v0",
+            other_arguments=(*OBJECT_ARGUMENTS, "render_mode"),
+        )
         if item_scorer is not None and not callable(item_scorer):
             raise ValueError(f"item_scorer={item_scorer!r} is not callable")
         if attribute_scorer is not None:
@@ -321,21 +329,9 @@ class ConvRecEnv(gym.Env[ObsType, int]):
             user, target = self._check_pair(options["pair"])
         else:
             user, target = (int(v) for v in self.pairs[self.np_random.integers(len(self.pairs))])
-        target_attributes = self.graph.attributes_of(target)
-        if "opening_attribute" in options:
-            opening = options["opening_attribute"]
-            if (
-                isinstance(opening, bool)
-                or not isinstance(opening, int | np.integer)
-                or int(opening) not in set(target_attributes.tolist())
-            ):
-                raise ValueError(
-                    f"opening_attribute={opening!r} is not an attribute of target item "
-                    f"{target} (its attributes: {target_attributes.tolist()})"
-                )
-            opening = int(opening)
-        else:
-            opening = int(target_attributes[self.np_random.integers(len(target_attributes))])
+        opening = opening_attribute(
+            self.graph, target, options.get("opening_attribute"), self.np_random
+        )
 
         self._user, self._target = user, target
         self._candidates = np.zeros(self.graph.n_items, dtype=bool)

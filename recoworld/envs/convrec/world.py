@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_SYNTHETIC_ITEMS_PER_USER",
     "build_world",
     "episode_pairs",
+    "opening_attribute",
     "synthetic_catalog_config",
 ]
 
@@ -109,3 +110,24 @@ def episode_pairs(interactions: Mapping[int, Any], graph: AttributeGraph) -> np.
         raise ValueError("no episode pair has a target item with at least one attribute")
     pairs.setflags(write=False)
     return pairs
+
+
+def opening_attribute(
+    graph: AttributeGraph, target: int, requested: Any, rng: np.random.Generator
+) -> int:
+    """The attribute the user opens a conversation about ``target`` with: ``requested`` (the
+    reset option ``opening_attribute``) when given, which must be one of the target's
+    attributes, else one of them drawn with ``rng``."""
+    attributes = graph.attributes_of(target)
+    if requested is None:
+        return int(attributes[rng.integers(len(attributes))])
+    if (
+        isinstance(requested, bool)
+        or not isinstance(requested, int | np.integer)
+        or int(requested) not in set(attributes.tolist())
+    ):
+        raise ValueError(
+            f"opening_attribute={requested!r} is not an attribute of target item {target} "
+            f"(its attributes: {attributes.tolist()})"
+        )
+    return int(requested)

@@ -4,7 +4,8 @@
 is a plain value (numbers, names, paths). Objects (a catalog, interactions, a text encoder) and
 the language model (``llm=``, an :class:`~recoworld.llm.LLMSettings` or what it stands for) stay
 keyword arguments of the env. The env takes ``config=`` or the same names as keywords
-(:meth:`RecoChatConfig.from_arguments`), so ``gym.make("RecoChat-v0", max_turns=5)`` and
+(:func:`recoworld.validation.config_from_arguments`), so
+``gym.make("RecoChat-v0", max_turns=5)`` and
 ``gym.make("RecoChat-v0", config=RecoChatConfig(max_turns=5))`` build the same env.
 
 >>> RecoChatConfig(max_turns=5).max_turns
@@ -13,24 +14,16 @@ keyword arguments of the env. The env takes ``config=`` or the same names as key
 Traceback (most recent call last):
 ...
 ValueError: top_k=0 must be an integer >= 1
->>> RecoChatConfig.from_arguments(None, {"max_turn": 5})  # doctest: +ELLIPSIS
-Traceback (most recent call last):
-...
-ValueError: RecoChat-v0 has no argument 'max_turn'; did you mean 'max_turns'? ...
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from recoworld.validation import check_choice, check_int, check_number, check_seed
 
-__all__ = ["DEFAULT_N_ITEMS", "ENV_KEYWORDS", "USERS", "RecoChatConfig"]
+__all__ = ["DEFAULT_N_ITEMS", "ENV_KEYWORDS", "MOVED_ARGUMENTS", "USERS", "RecoChatConfig"]
 
 USERS: tuple[str, ...] = ("rule", "ailo")
 """The simulated users ``RecoChat-v0`` offers."""
@@ -47,12 +40,12 @@ ENV_KEYWORDS: tuple[str, ...] = (
 )
 """The env's keyword arguments that are not config fields (objects, the model, rendering)."""
 
-_MOVED: dict[str, str] = {
-    "on_llm_error": "on_error",
-    "llm_temperature": "temperature",
-    "llm_max_tokens": "max_tokens",
+MOVED_ARGUMENTS: dict[str, str] = {
+    "on_llm_error": "llm={'model': ..., 'on_error': ...}",
+    "llm_temperature": "llm={'model': ..., 'temperature': ...}",
+    "llm_max_tokens": "llm={'model': ..., 'max_tokens': ...}",
 }
-"""Former env arguments that are now fields of ``llm=`` (for the error message)."""
+"""Former env arguments and where their settings live now (for the unknown-argument error)."""
 
 
 @dataclass(frozen=True)
@@ -123,50 +116,3 @@ class RecoChatConfig:
         object.__setattr__(self, "catalog_seed", check_seed("catalog_seed", self.catalog_seed))
         for name in ("reward_success", "reward_satisfaction", "reward_turn", "reward_leave"):
             object.__setattr__(self, name, check_number(name, getattr(self, name)))
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """The names of the fields, in order."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def from_arguments(
-        cls, config: RecoChatConfig | None, keywords: Mapping[str, Any]
-    ) -> RecoChatConfig:
-        """The config an env was given: ``config`` itself, or one built from the field
-        ``keywords``.
-
-        Raises:
-            ValueError: ``config`` is not a RecoChatConfig; a keyword is not a field (named,
-                with the valid names); or ``config`` and a field keyword were both given.
-        """
-        fields = cls.field_names()
-        unknown = [name for name in keywords if name not in fields]
-        if unknown:
-            raise ValueError(_unknown_message(unknown[0], fields))
-        if config is None:
-            return cls(**keywords)
-        if not isinstance(config, RecoChatConfig):
-            raise ValueError(f"config={config!r} must be a RecoChatConfig or None")
-        if keywords:
-            given = sorted(keywords)
-            raise ValueError(
-                f"{given} given both as keywords and through config=; give each setting once "
-                f"(e.g. config=dataclasses.replace(config, {given[0]}=...))"
-            )
-        return config
-
-
-def _unknown_message(name: str, fields: tuple[str, ...]) -> str:
-    valid = sorted((*fields, *ENV_KEYWORDS))
-    message = f"RecoChat-v0 has no argument {name!r}; "
-    if name in _MOVED:
-        message += (
-            f"set it as llm's {_MOVED[name]!r} (e.g. llm={{'model': 'local', "
-            f"{_MOVED[name]!r}: ...}}); "
-        )
-    else:
-        close = difflib.get_close_matches(name, valid, n=1)
-        if close:
-            message += f"did you mean {close[0]!r}? "
-    return message + f"valid arguments: {valid}"

@@ -16,8 +16,8 @@ import numpy as np
 from gymnasium import spaces
 
 from recoworld.catalog import Catalog
-from recoworld.envs.convrec.world import build_world, episode_pairs
-from recoworld.envs.recochat.config import USERS, RecoChatConfig
+from recoworld.envs.convrec.world import build_world, episode_pairs, opening_attribute
+from recoworld.envs.recochat.config import ENV_KEYWORDS, MOVED_ARGUMENTS, USERS, RecoChatConfig
 from recoworld.llm.base import ChatModel, Usage
 from recoworld.llm.settings import LLMSettings, LLMSpec
 from recoworld.simulators.ailo import AILOPersona, AILOUser, UserReply, sample_ailo_user
@@ -30,6 +30,7 @@ from recoworld.text import (
     check_text_encoder,
     clean_utterance,
 )
+from recoworld.validation import config_from_arguments
 
 __all__ = [
     "FEATURES",
@@ -229,7 +230,14 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
         render_mode: str | None = None,
         **settings: Any,
     ) -> None:
-        config = RecoChatConfig.from_arguments(config, settings)
+        config = config_from_arguments(
+            RecoChatConfig,
+            config,
+            settings,
+            owner="RecoChat-v0",
+            other_arguments=ENV_KEYWORDS,
+            moved=MOVED_ARGUMENTS,
+        )
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode={render_mode!r} must be None or 'ansi'")
         if config.user == "rule" and llm is not None:
@@ -340,21 +348,9 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
         elif target is None:
             pair = self.pairs[self.np_random.integers(len(self.pairs))]
             self._user_id, target = int(pair[0]), int(pair[1])
-        target_attributes = self.graph.attributes_of(target)
-        if "opening_attribute" in options:
-            opening = options["opening_attribute"]
-            if (
-                isinstance(opening, bool)
-                or not isinstance(opening, int | np.integer)
-                or int(opening) not in set(target_attributes.tolist())
-            ):
-                raise ValueError(
-                    f"opening_attribute={opening!r} is not an attribute of target item "
-                    f"{target} (its attributes: {target_attributes.tolist()})"
-                )
-            opening = int(opening)
-        else:
-            opening = int(target_attributes[self.np_random.integers(len(target_attributes))])
+        opening = opening_attribute(
+            self.graph, target, options.get("opening_attribute"), self.np_random
+        )
 
         self._target = target
         if self.ailo_user is not None:

@@ -13,20 +13,10 @@ keyword arguments of the envs.
 Traceback (most recent call last):
 ...
 ValueError: slate_size=10 exceeds num_candidates=5: a slate is chosen from the candidates
->>> RecoWorldConfig.from_settings(None, {"slate_szie": 5})
-Traceback (most recent call last):
-...
-ValueError: unknown RecoWorld setting 'slate_szie' (did you mean 'slate_size'?); valid settings: \
-['num_candidates', 'slate_size', 'n_items', 'catalog_seed', 'multi_session', 'max_sessions', \
-'max_session_turns', 'click_weight', 'watch_weight', 'continue_weight', 'return_weight', \
-'return_horizon_days', 'action_type', 'observation_mode', 'user_model', 'decision_mode', \
-'structured_instruction', 'hybrid_click_bounds', 'prompt_version', 'instruction_max_tokens', 'llm']
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,15 +32,24 @@ from recoworld.validation import (
     check_number,
     check_optional_bool,
     check_seed,
+    config_from_arguments,
 )
 
-__all__ = ["ACTION_TYPES", "OBSERVATION_MODES", "USER_MODELS", "RecoWorldConfig"]
+__all__ = [
+    "ACTION_TYPES",
+    "MOVED_ARGUMENTS",
+    "OBJECT_ARGUMENTS",
+    "OBSERVATION_MODES",
+    "USER_MODELS",
+    "RecoWorldConfig",
+    "recoworld_config",
+]
 
 ACTION_TYPES = ("slate", "scores")
 OBSERVATION_MODES = ("features", "ids")
 USER_MODELS = ("latent", "llm")
 
-_MOVED = {
+MOVED_ARGUMENTS = {
     "llm_cache": "llm={'model': ..., 'cache': ...}",
     "cost_cap_usd": "llm={'model': ..., 'cost_cap_usd': ...}",
     "on_llm_error": "llm={'model': ..., 'on_error': ...}",
@@ -181,42 +180,6 @@ class RecoWorldConfig:
                 f"{catalog.n_items} items: the candidates are distinct items"
             )
 
-    @classmethod
-    def from_settings(
-        cls, config: RecoWorldConfig | None, settings: Mapping[str, Any]
-    ) -> RecoWorldConfig:
-        """The config an env is made with: ``config``, or the keyword ``settings`` (field names).
-
-        Raises:
-            ValueError: an unknown setting (named, with the valid ones), a config that is not a
-                :class:`RecoWorldConfig`, settings given beside a config (set them in one place),
-                or a field value out of range.
-        """
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in settings:
-            if key not in names:
-                raise ValueError(_unknown_setting(key, names))
-        if config is None:
-            return cls(**settings)
-        if not isinstance(config, cls):
-            raise ValueError(f"config={config!r} must be a RecoWorldConfig or None")
-        if settings:
-            given = ", ".join(f"{key}={value!r}" for key, value in settings.items())
-            raise ValueError(
-                f"{given} given both as keyword(s) and in config=: a config holds every setting, "
-                f"so set them in one place, e.g. config=dataclasses.replace(config, {given})"
-            )
-        return config
-
-
-def _unknown_setting(key: str, names: list[str]) -> str:
-    if key in _MOVED:
-        hint = f" (now {_MOVED[key]})"
-    else:
-        close = difflib.get_close_matches(key, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown RecoWorld setting {key!r}{hint}; valid settings: {names}"
-
 
 def _check_bounds(bounds: Any) -> tuple[float, float]:
     message = f"hybrid_click_bounds={bounds!r} must be (low, high) with 0 <= low <= high <= 1"
@@ -236,3 +199,38 @@ def _llm_user_prompt_versions() -> list[str]:
     """Versions packaged for every part of the LLM user's prompts."""
     versions = [set(prompt_versions(f"llm_user_{part}")) for part in PROMPT_PARTS]
     return sorted(set.intersection(*versions))
+
+
+OBJECT_ARGUMENTS: tuple[str, ...] = (
+    "catalog",
+    "user_config",
+    "voice",
+    "text_encoder",
+    "render_mode",
+    "num_envs",
+    "copy",
+)
+"""The envs' keyword arguments that are not settings (objects, rendering, batch size)."""
+
+
+def recoworld_config(
+    config: RecoWorldConfig | None, settings: Mapping[str, Any]
+) -> RecoWorldConfig:
+    """The config a RecoWorld env is made with: ``config``, or the keyword ``settings`` (field
+    names); see :func:`recoworld.validation.config_from_arguments` for the rules and errors.
+
+    >>> recoworld_config(None, {"slate_size": 5}).slate_size
+    5
+    >>> recoworld_config(None, {"llm_cache": True})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown RecoWorld-v0 argument 'llm_cache' (now llm={'model': ..., 'cache': ......
+    """
+    return config_from_arguments(
+        RecoWorldConfig,
+        config,
+        settings,
+        owner="RecoWorld-v0",
+        other_arguments=OBJECT_ARGUMENTS,
+        moved=MOVED_ARGUMENTS,
+    )

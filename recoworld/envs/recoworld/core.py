@@ -80,7 +80,12 @@ class StepResult(NamedTuple):
 
 
 class RecoWorldCore:
-    """A batch of users, their sessions, the retrieval stage, rewards and observations."""
+    """A batch of users, their sessions, the retrieval stage, rewards and observations.
+
+    Its arrays (:attr:`state`'s, ``candidates``, ``history``, ``counters``, ``more_of``,
+    ``less_of``, ``instruction_age``) are allocated once and bound to the compiled kernels:
+    write into them, never rebind them.
+    """
 
     def __init__(
         self,
@@ -149,10 +154,7 @@ class RecoWorldCore:
         # fresh users in), so the kernels' argument tuples below are built once.
         self.started = False
         """Whether :meth:`reset` has run (the arrays hold users)."""
-        self.state: LatentUserState = sample_users(
-            n_users, catalog, user_config, np.random.default_rng(0)
-        )
-        """The latent users (placeholders until the first reset)."""
+        self._state = sample_users(n_users, catalog, user_config, np.random.default_rng(0))
         self.candidates = np.zeros((n_users, c), np.int64)
         self.history = np.zeros((n_users, d + t), np.float32)
         self.more_of = np.full(n_users, -1, np.int64)
@@ -180,7 +182,7 @@ class RecoWorldCore:
             history_rate=HISTORY_RATE,
             max_session_turns=int(config.max_session_turns),
         )
-        self._users = self.state.arrays()
+        self._users = self._state.arrays()
         self._items = ItemArrays.of(catalog)
         self._step = StepArrays.empty(n_users, s)
         self._overrides = Overrides(
@@ -217,6 +219,11 @@ class RecoWorldCore:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._bind_kernels()
+
+    @property
+    def state(self) -> LatentUserState:
+        """The latent users (placeholders until the first :meth:`reset`), updated in place."""
+        return self._state
 
     # ------------------------------------------------------------------ reset
     def reset(self, rng: np.random.Generator, *, reseeded: bool = True) -> None:

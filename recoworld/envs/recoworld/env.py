@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from recoworld.catalog import Catalog
 from recoworld.envs.recoworld import kernels
-from recoworld.envs.recoworld.config import RecoWorldConfig
+from recoworld.envs.recoworld.config import RecoWorldConfig, recoworld_config
 from recoworld.envs.recoworld.core import RecoWorldCore, StepResult, default_catalog, info_for_row
 from recoworld.envs.recoworld.llm_users import LLMUserBatch, UsageSince
 from recoworld.seeding import spawn_rng
@@ -249,7 +249,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         **settings: Any,
     ) -> None:
         parts = build_parts(
-            RecoWorldConfig.from_settings(config, settings),
+            recoworld_config(config, settings),
             1,
             catalog=catalog,
             user_config=user_config,

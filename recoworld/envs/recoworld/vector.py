@@ -15,7 +15,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from recoworld.catalog import Catalog
-from recoworld.envs.recoworld.config import RecoWorldConfig
+from recoworld.envs.recoworld.config import RecoWorldConfig, recoworld_config
 from recoworld.envs.recoworld.core import StepResult
 from recoworld.envs.recoworld.env import (
     ObsType,
@@ -88,7 +88,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         num_envs = check_int("num_envs", num_envs, low=1)
         copy = check_bool("copy", copy)
         parts = build_parts(
-            RecoWorldConfig.from_settings(config, settings),
+            recoworld_config(config, settings),
             num_envs,
             catalog=catalog,
             user_config=user_config,
