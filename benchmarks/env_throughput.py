@@ -220,7 +220,7 @@ def main() -> None:
     width = max(len(name) for name, *_ in rows)
     print(f"{'measure':<{width}}  {'value':>14}  {'target':<24}  met")
     for name, value, threshold, target in rows:
-        shown = f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
+        shown = f"{value:,.3f}" if value < 10 else f"{value:,.0f}"
         met = "" if threshold is None else ("yes" if value >= threshold else "no")
         print(f"{name:<{width}}  {shown:>14}  {target:<24}  {met}")
 

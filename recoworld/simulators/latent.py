@@ -9,7 +9,11 @@ vector environments and population runners all call them.
 The per-user arithmetic is compiled with numba (``cache=True``) and loops over users, so a batch
 of one costs microseconds and a batch of a million runs at compiled speed; the small scalar
 functions (:func:`click_probability`, :func:`patience_after`, ...) are the same code the kernel
-calls, callable from Python.
+calls, callable from Python. The compiled turn (:func:`turn_kernel`) takes its arrays as a few
+named tuples: the users (:class:`UserArrays`), the catalog (:class:`ItemArrays`), the turn's
+random numbers (:class:`TurnDraws`), decisions handed to another decider (:class:`Overrides`)
+and its outputs (:class:`TurnOutcome`); engines that step the same users every turn build them
+once.
 
 The model, per turn:
 
@@ -115,9 +119,8 @@ class LatentUserState:
 class UserArrays(NamedTuple):
     """The hidden state a turn reads and updates, as one argument of the compiled kernels.
 
-    The arrays of a :class:`LatentUserState` (see there for shapes), less ``base_patience``;
-    numba compiles named tuples of arrays into a struct, so the fields are read by name at no
-    cost inside a kernel.
+    The arrays of a :class:`LatentUserState` (see there for shapes), less ``base_patience``:
+    numba compiles a named tuple of arrays into a struct whose fields a kernel reads by name.
     """
 
     interests: np.ndarray

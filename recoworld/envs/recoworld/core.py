@@ -190,6 +190,17 @@ class RecoWorldCore:
         )
         self._overridden = False
         self._ids = config.observation_mode == "ids"
+        self._obs_layout = (
+            ((n_users, c), np.dtype(np.bool_)),
+            ((n_users, 2 * t), np.dtype(np.float32)),
+            ((n_users, len(CONTEXT_FEATURES)), np.dtype(np.float32)),
+            ((n_users, d + t), np.dtype(np.float32)),
+            ((n_users, c), np.dtype(np.int64))
+            if self._ids
+            else ((n_users, c, self.n_features), np.dtype(np.float32)),
+        )
+        """Shapes and dtypes of the observation's mask, instruction, context, history and
+        candidates (ids or features)."""
         self._no_features = np.empty((0, 0, 0), np.float32)
         self._no_ids = np.empty((0, 0), np.int64)
         self._no_available = np.empty((0, 0), np.int8)
@@ -300,21 +311,16 @@ class RecoWorldCore:
         return self._step.slots
 
     def _new_observation_arrays(self) -> ObservationArrays:
-        n, c, t = self.n_users, self.config.num_candidates, self.catalog.n_topics
-        empty, f32 = np.empty, np.float32
-        mask = empty((n, c), np.bool_)
-        instruction = empty((n, 2 * t), f32)
-        context = empty((n, len(CONTEXT_FEATURES)), f32)
-        history = empty(self.history.shape, f32)
+        empty, (mask, instruction, context, history, candidates) = np.empty, self._obs_layout
         if self._ids:
-            ids, available = empty((n, c), np.int64), empty((n, c), np.int8)
             return ObservationArrays(
-                self._no_features, mask, instruction, context, history, ids, available
-            )
-        features = empty((n, c, self.n_features), f32)
+                self._no_features, empty(*mask), empty(*instruction), empty(*context),
+                empty(*history), empty(*candidates), empty(mask[0], np.int8),
+            )  # fmt: skip
         return ObservationArrays(
-            features, mask, instruction, context, history, self._no_ids, self._no_available
-        )
+            empty(*candidates), empty(*mask), empty(*instruction), empty(*context),
+            empty(*history), self._no_ids, self._no_available,
+        )  # fmt: skip
 
     def _observation_arrays(self) -> ObservationArrays:
         """Fresh observation arrays, unless :attr:`reuse_buffers` is set (the vector env's

@@ -111,8 +111,8 @@ class StepArrays(NamedTuple):
         n, s = n_users, slate_size
         return cls(
             slots=np.full((n, s), -1, np.int64),
-            draws=np.empty((n, 2 * s + 3)),
-            normals=np.empty((n, s)),
+            draws=np.zeros((n, 2 * s + 3)),
+            normals=np.zeros((n, s)),
             items=np.empty((n, s), np.int64),
             watch_minutes=np.empty((n, s)),
             watch_time=np.empty(n),
