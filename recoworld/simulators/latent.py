@@ -585,6 +585,28 @@ def turn_kernel(
 ) -> None:
     """The user model's turn for every user (see :func:`step_users`, its Python entry point).
 
+    :func:`turn_users` over all the rows of ``items``.
+    """
+    turn_users(0, items.shape[0], items, draws, users, catalog, params, overrides, out)
+
+
+@njit(cache=True)
+def turn_users(
+    start: int,
+    stop: int,
+    items: np.ndarray,
+    draws: TurnDraws,
+    users: UserArrays,
+    catalog: ItemArrays,
+    params: np.ndarray,
+    overrides: Overrides,
+    out: TurnOutcome,
+) -> None:
+    """The user model's turn for the users ``start <= user < stop`` (see :func:`turn_kernel`).
+
+    It reads and writes only those users' rows (its scratch is its own), so disjoint ranges can
+    run at once on several threads and give the same arrays as one serial call.
+
     Reads ``items`` ``(n, S)`` (``-1`` = empty slot), the turn's ``draws``, the ``catalog`` and
     the flat ``params`` (:func:`kernel_params`); updates ``users`` in place and writes ``out``.
 
@@ -608,7 +630,7 @@ def turn_kernel(
     examined, clicks, watch = out.examined, out.clicks, out.watch_fraction
     satisfaction, left, instructed = out.satisfaction, out.left, out.instructed
     more_of, less_of = out.more_of, out.less_of
-    n_users, n_slots = items.shape
+    n_slots = items.shape[1]
     n_interests, dim = interests.shape[1], interests.shape[2]
     n_topics = item_topics.shape[1]
     best_k = np.zeros(n_slots, np.int64)
@@ -616,7 +638,7 @@ def turn_kernel(
     consumed = np.empty(n_topics)
     skipped = np.empty(n_topics)
     preference = np.empty(n_topics)
-    for user in range(n_users):
+    for user in range(start, stop):
         going_on = True
         for s in range(n_slots):
             examined[user, s] = going_on

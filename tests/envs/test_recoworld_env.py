@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numba
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
@@ -318,3 +319,38 @@ def test_vector_env_without_copies_gives_the_same_observations(mode):
         obs_f, r_f, *_ = fresh.step(actions)
         obs_r, r_r, *_ = reused.step(actions)
         np.testing.assert_array_equal(r_f, r_r)
+
+
+@pytest.mark.parametrize("mode", ["features", "ids"])
+@pytest.mark.parametrize("multi_session", [False, True])
+def test_parallel_engine_step_matches_the_serial_kernel(mode, multi_session):
+    """A big batch stepped on numba's threads gives the serial kernel's arrays, bit for bit."""
+    make = {
+        "num_envs": 600,
+        "vectorization_mode": "vector_entry_point",
+        "observation_mode": mode,
+        "multi_session": multi_session,
+        "max_session_turns": 8,
+    }
+    serial = gym.make_vec("RecoWorld-v0", **make)
+    threaded = gym.make_vec("RecoWorld-v0", **make)
+    serial.unwrapped.core.parallel_min_users = 10**9
+    threaded.unwrapped.core.parallel_min_users = 1
+    obs_s, info_s = serial.reset(seed=11)
+    obs_t, info_t = threaded.reset(seed=11)
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        actions = np.argsort(rng.random((600, 100)), axis=1)[:, :10]
+        *out_s, info_s = serial.step(actions)
+        *out_t, info_t = threaded.step(actions)
+        obs_s, obs_t = out_s[0], out_t[0]
+        assert obs_s.keys() == obs_t.keys() and info_s.keys() == info_t.keys()
+        for key in obs_s:
+            np.testing.assert_array_equal(obs_s[key], obs_t[key], key)
+        for key in info_s:
+            np.testing.assert_array_equal(info_s[key], info_t[key], key)
+        for got_s, got_t in zip(out_s[1:], out_t[1:], strict=True):
+            np.testing.assert_array_equal(got_s, got_t)
+    assert serial.unwrapped.core._engine_step_parallel is None
+    if numba.get_num_threads() > 1:
+        assert threaded.unwrapped.core._engine_step_parallel is not None

@@ -24,6 +24,7 @@ from recoworld.agents.scpr.policy import (
     QNetwork,
     flatten_observation,
 )
+from recoworld.seeding import spawn_rng
 
 __all__ = ["DQNConfig", "ReplayBuffer", "ReplaySamples", "train_scpr_dqn"]
 
@@ -200,7 +201,9 @@ class _PairResetWrapper(gym.Wrapper):
         if seed is not None:
             self._pair_rng = np.random.default_rng(seed)
         elif not hasattr(self, "_pair_rng"):
-            self._pair_rng = np.random.default_rng()
+            # Never seeded: a child of the env's own generator (Gymnasium's rule for an
+            # unseeded env), so no draw comes from outside the env's random stream.
+            self._pair_rng = spawn_rng(self.env.unwrapped.np_random)[0]
         options = dict(options or {})
         if "pair" not in options:
             user, item = self.pairs[self._pair_rng.integers(len(self.pairs))]

@@ -20,6 +20,7 @@ from recoworld.envs.convrec.world import build_world, episode_pairs, opening_att
 from recoworld.envs.recochat.config import ENV_KEYWORDS, MOVED_ARGUMENTS, USERS, RecoChatConfig
 from recoworld.llm.base import ChatModel, Usage
 from recoworld.llm.settings import LLMSettings, LLMSpec
+from recoworld.seeding import spawn_rng
 from recoworld.simulators.ailo import AILOPersona, AILOUser, UserReply, sample_ailo_user
 from recoworld.simulators.rule_chat import RuleChatUser
 from recoworld.text import (
@@ -332,7 +333,7 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
                 "'opening_attribute'"
             )
         target = self._check_target(options["target"]) if "target" in options else None
-        self._user_rng = self.np_random.spawn(1)[0]
+        self._user_rng = spawn_rng(self.np_random)[0]
         self._user_id = -1
         if self.ailo_user is not None:
             profile = sample_ailo_user(

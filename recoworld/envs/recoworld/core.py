@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 from gymnasium import spaces
 
@@ -41,6 +42,9 @@ from recoworld.simulators.latent import (
 CONTEXT_FEATURES = ("turn", "session", "last_clicks", "last_satisfaction", "instruction_recency")
 HISTORY_RATE = 0.3
 """Weight of the newest turn in the history summary's moving average."""
+PARALLEL_MIN_USERS = 512
+"""Smallest batch stepped by the multi-threaded kernel (smaller ones: the overhead of starting
+numba's threads outweighs the work)."""
 
 
 def default_catalog(n_items: int = 1000, seed: int = 0) -> Catalog:
@@ -85,7 +89,15 @@ class RecoWorldCore:
     Its arrays (:attr:`state`'s, ``candidates``, ``history``, ``counters``, ``more_of``,
     ``less_of``, ``instruction_age``) are allocated once and bound to the compiled kernels:
     write into them, never rebind them.
+
+    A batch of at least :attr:`parallel_min_users` users is stepped on numba's threads
+    (:func:`~recoworld.envs.recoworld.kernels.engine_step_parallel`, same arrays to the last bit
+    as the serial kernel) unless ``numba.get_num_threads()`` is 1.
     """
+
+    parallel_min_users: int = PARALLEL_MIN_USERS
+    """Smallest batch stepped by the multi-threaded kernel (set it per core, e.g. to compare
+    the two kernels or to keep a big batch on the calling thread)."""
 
     def __init__(
         self,
@@ -221,10 +233,28 @@ class RecoWorldCore:
         self._observe_rows = kernels.compiled(
             kernels.observe, self._all_rows, self._engine, self._users, self._tables, example
         )
+        self._engine_step_parallel: Any = None  # compiled (or loaded) at its first use
+
+    def _run_engine_step(self, arrays: ObservationArrays, reward: np.ndarray) -> int:
+        """The engine step of a big batch: multi-threaded unless numba has one thread."""
+        args = (
+            self._step, self._overrides, arrays, reward, self._users, self._items, self._params,
+            self._engine, self._tables,
+        )  # fmt: skip
+        n_threads = numba.get_num_threads()
+        if n_threads == 1:
+            return int(self._engine_step(*args))
+        if self._engine_step_parallel is None:
+            self._engine_step_parallel = kernels.compiled(
+                kernels.engine_step_parallel, *args[:2], self._new_observation_arrays(),
+                *args[3:], 1,
+            )  # fmt: skip
+        return int(self._engine_step_parallel(*args, 4 * n_threads))
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_engine_step"], state["_observe_rows"]  # machine code: bound again on load
+        # Machine code: bound again on load.
+        del state["_engine_step"], state["_observe_rows"], state["_engine_step_parallel"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -396,10 +426,13 @@ class RecoWorldCore:
             self._overridden = click_override is not None or leave_override is not None
         arrays = self._observation_arrays()
         reward = np.empty(self.n_users)
-        n_ended = self._engine_step(
-            work, overrides, arrays, reward, self._users, self._items, self._params,
-            self._engine, self._tables,
-        )  # fmt: skip
+        if self.n_users < self.parallel_min_users:
+            n_ended = self._engine_step(
+                work, overrides, arrays, reward, self._users, self._items, self._params,
+                self._engine, self._tables,
+            )  # fmt: skip
+        else:
+            n_ended = self._run_engine_step(arrays, reward)
         obs = self._publish(arrays)
         turn = work.turn
         if n_ended:

@@ -30,7 +30,7 @@ from recoworld.simulators.latent import (
     TurnOutcome,
     UserArrays,
     pairwise_sum,
-    turn_kernel,
+    turn_users,
 )
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "StepArrays",
     "compiled",
     "engine_step",
+    "engine_step_parallel",
     "observe",
     "retrieve",
     "slate_slots",
@@ -307,6 +308,118 @@ def engine_step(
     (``click_weight * clicks + watch_weight * minutes + continue_weight * [session goes on]``),
     then the next retrieval and the next observation, written to ``obs``.
     """
+    n_users = step.slots.shape[0]
+    _step_users(0, n_users, step, overrides, obs, reward, users, catalog, params, engine, tables)
+    return _count_ended(step.session_ended)
+
+
+@njit(cache=True, parallel=True)
+def engine_step_parallel(
+    step: StepArrays,
+    overrides: Overrides,
+    obs: ObservationArrays,
+    reward: np.ndarray,
+    users: UserArrays,
+    catalog: ItemArrays,
+    params: np.ndarray,
+    engine: EngineState,
+    tables: EngineTables,
+    n_blocks: int,
+) -> int:
+    """:func:`engine_step` with the users split into ``n_blocks`` blocks stepped on numba's
+    threads (a few blocks a thread: ``numba.get_num_threads()`` is not read here, as a kernel
+    that reads it cannot be cached).
+
+    Each user's step reads and writes only that user's rows (and reads the shared tables), and
+    every random number was drawn before the call, so the arrays are the serial kernel's to the
+    last bit, whatever the number of threads. The ended sessions are counted afterwards, from
+    ``step.session_ended``.
+    """
+    # numba's parallel loop takes arrays and scalars, not tuples: the tuples are unpacked here
+    # and packed again in the loop's body.
+    slots, draws, normals, items, watch_minutes, watch_time, wasted_slots, session_ended, turn = (
+        step
+    )  # fmt: skip
+    examined, clicks, watch_fraction, satisfaction, left, instructed, new_more_of, new_less_of = (
+        turn
+    )  # fmt: skip
+    click_override, leave_override = overrides
+    features, mask, instruction, context, history_out, candidate_ids, available = obs
+    (
+        interests, interest_bonus, boredom, familiarity, novelty_propensity, novelty_state,
+        patience, session_skips, session_satisfaction, session_turns, turns_since_instruction,
+        seen_bits, consumed_bits,
+    ) = users  # fmt: skip
+    embeddings, item_topics, quality, topic_centroids = catalog
+    candidates, history, counters, more_of, less_of, instruction_age = engine
+    (
+        item_features, duration, strides, perm, reward_weights, context_scale, history_rate,
+        max_session_turns,
+    ) = tables  # fmt: skip
+    n_users = slots.shape[0]
+    n_blocks = max(1, min(n_users, n_blocks))
+    for block in numba.prange(n_blocks):
+        _step_block(
+            block * n_users // n_blocks,
+            (block + 1) * n_users // n_blocks,
+            StepArrays(
+                slots, draws, normals, items, watch_minutes, watch_time, wasted_slots,
+                session_ended,
+                TurnOutcome(
+                    examined, clicks, watch_fraction, satisfaction, left, instructed,
+                    new_more_of, new_less_of,
+                ),
+            ),
+            Overrides(click_override, leave_override),
+            ObservationArrays(
+                features, mask, instruction, context, history_out, candidate_ids, available
+            ),
+            reward,
+            UserArrays(
+                interests, interest_bonus, boredom, familiarity, novelty_propensity,
+                novelty_state, patience, session_skips, session_satisfaction, session_turns,
+                turns_since_instruction, seen_bits, consumed_bits,
+            ),
+            ItemArrays(embeddings, item_topics, quality, topic_centroids),
+            params,
+            EngineState(candidates, history, counters, more_of, less_of, instruction_age),
+            EngineTables(
+                item_features, duration, strides, perm, reward_weights, context_scale,
+                history_rate, max_session_turns,
+            ),
+        )  # fmt: skip
+    return _count_ended(session_ended)
+
+
+@njit(cache=True)
+def _step_block(start, stop, step, overrides, obs, reward, users, catalog, params, engine, tables):
+    """:func:`_step_users` behind a call (compiling it inside the parallel loop is slow)."""
+    _step_users(start, stop, step, overrides, obs, reward, users, catalog, params, engine, tables)
+
+
+@njit(cache=True)
+def _count_ended(session_ended: np.ndarray) -> int:
+    ended = 0
+    for user in range(session_ended.shape[0]):
+        ended += session_ended[user]
+    return ended
+
+
+@njit(cache=True, inline="always")
+def _step_users(
+    start: int,
+    stop: int,
+    step: StepArrays,
+    overrides: Overrides,
+    obs: ObservationArrays,
+    reward: np.ndarray,
+    users: UserArrays,
+    catalog: ItemArrays,
+    params: np.ndarray,
+    engine: EngineState,
+    tables: EngineTables,
+) -> None:
+    """The engine step (see :func:`engine_step`) of the users ``start <= user < stop``."""
     slots, draws, normals, items = step.slots, step.draws, step.normals, step.items
     watch_minutes, session_ended, turn = step.watch_minutes, step.session_ended, step.turn
     watch_time, wasted_slots = step.watch_time, step.wasted_slots
@@ -319,18 +432,17 @@ def engine_step(
     item_features, duration, weights = tables.item_features, tables.duration, tables.reward_weights
     strides, perm, rate = tables.strides, tables.perm, tables.history_rate
     max_session_turns, session_turns = tables.max_session_turns, users.session_turns
-    n_users, n_slots = slots.shape
+    n_slots = slots.shape[1]
     width = history.shape[1]
 
-    for user in range(n_users):
+    for user in range(start, stop):
         for s in range(n_slots):
             slot = slots[user, s]
             items[user, s] = candidates[user, slot] if slot >= 0 else -1
     turn_draws = TurnDraws(draws[:, : 2 * n_slots], normals, draws[:, 2 * n_slots])
-    turn_kernel(items, turn_draws, users, catalog, params, overrides, turn)
+    turn_users(start, stop, items, turn_draws, users, catalog, params, overrides, turn)
 
-    ended = 0
-    for user in range(n_users):
+    for user in range(start, stop):
         total = satisfaction[user]
         if total > 0.0:
             for f in range(width):
@@ -367,7 +479,6 @@ def engine_step(
         reward[user] = weights[0] * n_clicks + weights[1] * minutes
         if not session_end:
             reward[user] += weights[2]
-        ended += session_end
 
     offset_draws, stride_draws = draws[:, 2 * n_slots + 1], draws[:, 2 * n_slots + 2]
     seen_bits, consumed_bits, context_scale = (
@@ -375,12 +486,11 @@ def engine_step(
     )  # fmt: skip
     features, mask, instruction, context = obs.features, obs.mask, obs.instruction, obs.context
     history_out, candidate_ids, available = obs.history, obs.candidate_ids, obs.available
-    for user in range(n_users):
+    for user in range(start, stop):
         _retrieve_user(user, offset_draws[user], stride_draws[user], strides, perm, candidates)
-    for user in range(n_users):
+    for user in range(start, stop):
         _observe_user(
             user, candidates, history, counters, more_of, less_of, instruction_age,
             session_turns, seen_bits, consumed_bits, item_features, context_scale, features,
             mask, instruction, context, history_out, candidate_ids, available,
         )  # fmt: skip
-    return ended

@@ -61,6 +61,14 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     action mask into the same arrays instead of fresh ones: faster for large batches (no new
     pages to fault in), but an observation is only valid until the next ``step``.
 
+    Threads: a batch of at least 512 users (``core.parallel_min_users``) is stepped on numba's
+    threads, with the same arrays to the last bit as the serial kernel.
+    ``NUMBA_NUM_THREADS=1`` (or ``numba.set_num_threads(1)``) keeps it on the calling thread.
+    recoworld leaves numba's threading layer to numba (TBB, else OpenMP, else ``workqueue``);
+    ``workqueue`` aborts if two Python threads step big batches at once, and GNU OpenMP is not
+    fork-safe: set ``NUMBA_THREADING_LAYER`` (e.g. ``tbb``) or ``core.parallel_min_users``
+    higher where that matters.
+
     >>> import gymnasium as gym, recoworld
     >>> envs = gym.make_vec("RecoWorld-v0", num_envs=4, vectorization_mode="vector_entry_point")
     >>> obs, infos = envs.reset(seed=0)
