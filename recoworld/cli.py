@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -183,6 +184,7 @@ def evaluate(
 
     env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
     options = _agent_options(env, [agent], checkpoint)
+    _check_outputs(json_path=json_path, plot=plot)
     with _trajectory_writer(trajectories) as writer:
         try:
             report = run_evaluation(
@@ -238,6 +240,7 @@ def compare(
         raise typer.BadParameter("name at least one agent", param_hint="'--agents'")
     env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
     options = _agent_options(env, names, checkpoint)
+    _check_outputs(json_path=json_path, plot=plot)
     with _trajectory_writer(trajectories) as writer:
         try:
             reports = run_comparison(
@@ -286,6 +289,23 @@ def list_agents(
             entry = agent_entry(env_id, name)
             options = f" [options: {', '.join(entry.options)}]" if entry.options else ""
             typer.echo(f"  {name:<24} {entry.description}{options}")
+
+
+def _check_outputs(**paths: Path | None) -> None:
+    """Refuse an output path that cannot be written before the run spends its time: its folder
+    is created if missing, and must then be a writable folder."""
+    for option, path in paths.items():
+        if path is None:
+            continue
+        hint = f"'--{option.replace('_path', '').replace('_', '-')}'"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise typer.BadParameter(
+                f"cannot write {str(path)!r}: {error.strerror or error}", param_hint=hint
+            ) from None
+        if path.is_dir() or not os.access(path.parent, os.W_OK):
+            raise typer.BadParameter(f"cannot write {str(path)!r}", param_hint=hint)
 
 
 def _env_kwargs(

@@ -271,6 +271,21 @@ def test_cli_rejects_bad_agents_options_and_env_args():
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", ["evaluate", "compare"])
+def test_cli_refuses_an_unwritable_output_before_running(tmp_path, command):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    agents = ["--agent", "greedy"] if command == "evaluate" else ["--agents", "random,greedy"]
+    for option in ("--json", "--plot"):
+        result = runner.invoke(
+            app, [command, *agents, "--episodes", "1", option, str(blocker / "x")]
+        )
+        assert result.exit_code == 2, result.output
+        assert "cannot write" in result.output and "Traceback" not in result.output
+        assert "Episodes" not in result.output  # refused before any episode was played
+    assert blocker.read_text() == "keep me"
+
+
 def test_cli_lists_agents_per_env():
     result = runner.invoke(app, ["agents"])
     assert result.exit_code == 0
