@@ -160,11 +160,21 @@ def _mode(env: gym.Env) -> str:
 
 
 def _scpr_agent(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> Agent:
-    from recoworld.agents.scpr import make_scpr_agent, prepare_scpr
+    """SCPR on an env made for it (``make_env_and_agent`` / ``evaluate`` train or load the model
+    in ``prepare`` and build the env with its scorers); :func:`make_scpr_agent` refuses any
+    other env, checked before a checkpoint is loaded."""
+    from recoworld.agents.scpr import check_scpr_env, load_scpr_checkpoint, make_scpr_agent
 
-    if options.get("model") is None:
-        _, options = prepare_scpr(dict(options), {}, seed)
-    return make_scpr_agent(env, options["model"])
+    model = options.get("model")
+    if model is None:
+        check_scpr_env(env)
+        if options.get("checkpoint") is None:
+            raise ValueError(
+                "agent 'scpr' on an existing env needs option model= or checkpoint=; to train one, "
+                "use make_env_and_agent('ConvRec-v0', 'scpr') or evaluate('scpr', 'ConvRec-v0')"
+            )
+        model = load_scpr_checkpoint(options["checkpoint"])
+    return make_scpr_agent(env, model)
 
 
 def _scpr_prepare(

@@ -231,15 +231,11 @@ def make_agent(
     """Build the agent registered as ``name`` for ``env``'s id (or ``env_id``).
 
     ``options`` are the agent's keyword options (e.g. ``checkpoint=``); an option the agent does
-    not take is refused by name. An agent that needs particular env settings (see
-    :func:`make_env_and_agent`) checks that ``env`` has them and says how to make one if not.
+    not take is refused by name. The env is used as it is: an agent that needs particular env
+    settings (its ``prepare``, see :func:`make_env_and_agent`) checks that ``env`` has them and
+    says how to make one if not.
     """
-    entry = agent_entry(env_id or env_id_of(env), name)
-    if entry.prepare is not None:
-        spec = getattr(env, "spec", None)
-        made_with = dict(spec.kwargs) if spec is not None and spec.kwargs else {}
-        _, options = entry.prepare_env(options, made_with, seed)
-    return entry.build(env, seed, options)
+    return agent_entry(env_id or env_id_of(env), name).build(env, seed, options)
 
 
 def make_env_and_agent(

@@ -388,27 +388,10 @@ def _evaluate(
     )
 
 
-def _agent_usage(agent: Agent) -> _UsageDelta:
+def _agent_usage(agent: Agent) -> Usage:
+    """The agent's cumulative model usage (its ``usage`` attribute; zeros without one)."""
     usage = getattr(agent, "usage", None)
-    return _UsageDelta(usage if isinstance(usage, Usage) else Usage())
-
-
-class _UsageDelta:
-    """A snapshot of an agent's cumulative :class:`~recoworld.llm.Usage`."""
-
-    def __init__(self, usage: Usage) -> None:
-        self.usage = usage
-
-    def __sub__(self, other: _UsageDelta) -> Usage:
-        now, before = self.usage, other.usage
-        return Usage(
-            calls=now.calls - before.calls,
-            prompt_tokens=now.prompt_tokens - before.prompt_tokens,
-            completion_tokens=now.completion_tokens - before.completion_tokens,
-            cost_usd=now.cost_usd - before.cost_usd,
-            latency_s=now.latency_s - before.latency_s,
-            cache_hits=now.cache_hits - before.cache_hits,
-        )
+    return usage if isinstance(usage, Usage) else Usage()
 
 
 def _agent_label(spec: AgentSpec) -> str:

@@ -64,6 +64,19 @@ class Usage:
             cache_hits=self.cache_hits + other.cache_hits,
         )
 
+    def __sub__(self, other: Usage) -> Usage:
+        """What was spent since ``other`` (an earlier total of the same meter)."""
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            calls=self.calls - other.calls,
+            prompt_tokens=self.prompt_tokens - other.prompt_tokens,
+            completion_tokens=self.completion_tokens - other.completion_tokens,
+            cost_usd=self.cost_usd - other.cost_usd,
+            latency_s=self.latency_s - other.latency_s,
+            cache_hits=self.cache_hits - other.cache_hits,
+        )
+
     def as_dict(self) -> dict[str, int | float]:
         """The usage as a plain dict, for ``info`` and evaluation reports."""
         return {

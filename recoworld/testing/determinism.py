@@ -171,6 +171,19 @@ def _make_vector(env_id: str, num_envs: int, env_kwargs: dict[str, Any]) -> gym.
     )
 
 
+def _check_single_spaces(name: str, single: gym.Env, vector: gym.vector.VectorEnv) -> None:
+    """The vector env's per-user spaces must equal the single env's."""
+    for attribute, ours, theirs in (
+        ("observation", single.observation_space, vector.single_observation_space),
+        ("action", single.action_space, vector.single_action_space),
+    ):
+        if ours != theirs:
+            raise ConformanceError(
+                f"{name}: the vector env's single_{attribute}_space {theirs} is not the "
+                f"single env's {attribute}_space {ours}"
+            )
+
+
 def _check_one_user(
     env_id: str,
     name: str,
@@ -182,15 +195,7 @@ def _check_one_user(
     single = gym.make(env_id, **env_kwargs).unwrapped
     vector = _make_vector(env_id, 1, env_kwargs)
     try:
-        for attribute, ours, theirs in (
-            ("observation", single.observation_space, vector.single_observation_space),
-            ("action", single.action_space, vector.single_action_space),
-        ):
-            if ours != theirs:
-                raise ConformanceError(
-                    f"{name}: the vector env's single_{attribute}_space {theirs} is not the "
-                    f"single env's {attribute}_space {ours}"
-                )
+        _check_single_spaces(name, single, vector)
         space = single.action_space
         space.seed(seed)
         episode = 0
@@ -267,15 +272,11 @@ def _check_batch(
     try:
         if envs.num_envs != num_envs:
             raise ConformanceError(f"{name}: make_vec(num_envs={num_envs}) has {envs.num_envs}")
-        for attribute, ours, theirs in (
-            ("observation", single.observation_space, envs.single_observation_space),
-            ("action", single.action_space, envs.single_action_space),
+        _check_single_spaces(name, single, envs)
+        for attribute, ours in (
+            ("observation", single.observation_space),
+            ("action", single.action_space),
         ):
-            if ours != theirs:
-                raise ConformanceError(
-                    f"{name}: the vector env's single_{attribute}_space {theirs} is not the "
-                    f"single env's {attribute}_space {ours}"
-                )
             batched = getattr(envs, f"{attribute}_space")
             if batched != batch_space(ours, num_envs):
                 raise ConformanceError(

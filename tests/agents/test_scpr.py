@@ -219,6 +219,8 @@ def test_scpr_refuses_an_env_that_ranks_with_another_scorer(tmp_path, fm, dqn):
     scorer = env.unwrapped.item_scorer
     with pytest.raises(ValueError, match="make_env_and_agent"):
         make_agent("scpr", env, checkpoint=folder)
+    with pytest.raises(ValueError, match="make_env_and_agent"):
+        make_agent("scpr", env)  # refused at once: nothing is trained for an env it cannot use
     assert env.unwrapped.item_scorer is scorer
 
 

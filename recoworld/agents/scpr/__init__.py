@@ -28,6 +28,7 @@ with SCPR's scorers and the agent together (``make_env_and_agent``, ``evaluate``
 from recoworld.agents.scpr.agent import (
     SCPRAgent,
     SCPRModel,
+    check_scpr_env,
     make_scpr_agent,
     prepare_scpr,
     train_scpr,
@@ -63,6 +64,7 @@ __all__ = [
     "SCPRAgent",
     "SCPRModel",
     "WeightedEntropyScorer",
+    "check_scpr_env",
     "flatten_observation",
     "load_scpr_checkpoint",
     "make_scpr_agent",

@@ -31,7 +31,14 @@ from recoworld.graph import AttributeGraph
 if TYPE_CHECKING:
     from recoworld.envs.convrec import ConvRecEnv
 
-__all__ = ["SCPRAgent", "SCPRModel", "make_scpr_agent", "prepare_scpr", "train_scpr"]
+__all__ = [
+    "SCPRAgent",
+    "SCPRModel",
+    "check_scpr_env",
+    "make_scpr_agent",
+    "prepare_scpr",
+    "train_scpr",
+]
 
 
 class SCPRAgent:
@@ -132,15 +139,21 @@ def make_scpr_agent(env: gym.Env, model: SCPRModel) -> SCPRAgent:
     fm, policy = model
     core = cast("ConvRecEnv", env.unwrapped)
     check_scorer_fits(fm, core.graph)
-    scorer = getattr(core, "item_scorer", None)
-    if not (isinstance(scorer, FMItemScorer) and scorer.fm is fm):
+    check_scpr_env(env, fm)
+    return SCPRAgent(policy, WeightedEntropyScorer(fm, core.graph))
+
+
+def check_scpr_env(env: gym.Env, fm: FMScorer | None = None) -> None:
+    """``ValueError`` unless ``env`` ranks its recommendations with an FM scorer (``fm`` itself
+    when given): SCPR's recommendations must be its own. The message says how to make the env."""
+    scorer = getattr(env.unwrapped, "item_scorer", None)
+    if not isinstance(scorer, FMItemScorer) or (fm is not None and scorer.fm is not fm):
         raise ValueError(
             "SCPR recommends with its own FM scorer, but this env ranks with "
             f"{type(scorer).__name__}: make the env with scpr_env_kwargs(env_kwargs, fm, "
             "action_mode=None), or build both with make_env_and_agent('ConvRec-v0', 'scpr', "
-            "checkpoint=...)"
+            "agent_options={'checkpoint': ...})"
         )
-    return SCPRAgent(policy, WeightedEntropyScorer(fm, core.graph))
 
 
 def prepare_scpr(

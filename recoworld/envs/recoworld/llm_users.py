@@ -262,6 +262,5 @@ class UsageSince:
             usage = getattr(source, "usage", None)
             if isinstance(usage, Usage):
                 total = total + usage
-        before = self._reported.as_dict()
-        self._reported = total
-        return {key: value - before[key] for key, value in total.as_dict().items()}
+        since, self._reported = total - self._reported, total
+        return since.as_dict()
