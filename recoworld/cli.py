@@ -239,7 +239,7 @@ def compare(
     if not names:
         raise typer.BadParameter("name at least one agent", param_hint="'--agents'")
     env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
-    options = _agent_options(env, names, checkpoint)
+    options = _agent_options(env, names, checkpoint, "--agents")
     _check_outputs(json_path=json_path, plot=plot)
     with _trajectory_writer(trajectories) as writer:
         try:
@@ -335,7 +335,7 @@ def _env_kwargs(
 
 
 def _agent_options(
-    env: str, names: list[str], checkpoint: Path | None
+    env: str, names: list[str], checkpoint: Path | None, option: str = "--agent"
 ) -> dict[str, dict[str, Any]]:
     """Per-agent options: ``--checkpoint`` goes to the one agent that takes it."""
     from recoworld.agents import agent_entry
@@ -345,7 +345,7 @@ def _agent_options(
         try:
             entries[name] = agent_entry(env, name)
         except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint="'--agent'") from None
+            raise typer.BadParameter(str(error), param_hint=f"'{option}'") from None
     options: dict[str, dict[str, Any]] = {}
     takers = [name for name, entry in entries.items() if "checkpoint" in entry.options]
     if checkpoint is not None:
