@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -83,6 +84,30 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+DATA_FILES = (
+    "item_dict.json",
+    "user_dict.json",
+    "review_dict_train.json",
+    "review_dict_valid.json",
+)
+"""Files of the LastFM* folder this benchmark reads."""
+
+
+def check_data_folder(data: str) -> None:
+    """Exit with code 2 and one line naming the folder unless it holds the LastFM* files."""
+    folder = Path(data)
+    missing = [name for name in DATA_FILES if not (folder / name).is_file()]
+    if missing:
+        what = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
+        print(
+            f"error: the LastFM* data folder {folder} {what}; LastFM* (SCPR's JSON format, "
+            "derived from HetRec 2011 Last.fm) is not shipped with recoworld: pass "
+            "--data PATH to a copy (see README, Data)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def evaluation_split(
     data: str, episodes: int, seed: int, graph: AttributeGraph, valid_pairs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +121,7 @@ def evaluation_split(
 
 def main() -> None:
     args = parse_args()
+    check_data_folder(args.data)
     torch.set_num_threads(1)
     progress = not args.no_progress
     start = time.perf_counter()

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             log_std_init=args.log_std_init,
             output_dir=args.output_dir,
         )
-        model_path = train_ppo(config)
+        model_path = train_ppo(config, progress=True)
     else:
         model_path = args.model
     record = json.loads(model_path.with_suffix(".json").read_text())

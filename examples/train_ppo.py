@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         output_dir=args.output_dir,
     )
     started = time.perf_counter()
-    model_path = train_ppo(config)
+    model_path = train_ppo(config, progress=True)
     print(f"trained {args.total_timesteps} steps in {time.perf_counter() - started:.0f} s")
     print(f"saved {model_path}")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import gymnasium as gym
 import typer
@@ -22,9 +23,18 @@ app = typer.Typer(
     help="Simulated environments for agentic and conversational recommender systems.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",  # help paragraphs reflow to the terminal's width
 )
 
 DEMO_AGENTS = ("random", "popular", "greedy", "instruction-greedy", "oracle")
+
+DEMO_LLM_SEED = 28
+"""Default seed of ``recoworld demo --llm`` (``recoworld.demo.DEMO_SEED``): its user gives an
+instruction at turn 2, so the session shows the agent reading it at turn 3."""
+DEMO_LLM_TURNS = 3
+"""Default turns of ``recoworld demo --llm`` (``recoworld.demo.DEMO_TURNS``)."""
+
+_T = TypeVar("_T")
 
 EXIT_STOPPED_EARLY = 3
 """Exit code of ``recoworld evaluate`` when an LLM cost cap stopped the run before its end."""
@@ -64,58 +74,6 @@ def main(
     """Simulated environments for agentic and conversational recommender systems."""
 
 
-@app.command()
-def demo(
-    episodes: Annotated[int, typer.Option(min=1, help="Episodes (users) per agent.")] = 30,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the first episode.")] = 0,
-    llm: Annotated[
-        bool,
-        typer.Option(
-            "--llm",
-            help="Instead: one short session with the LLM user and the LLM ranker on the "
-            "embedded model (or --model).",
-        ),
-    ] = False,
-    model: Annotated[
-        str, typer.Option(help="With --llm: 'local' (embedded) or a litellm model string.")
-    ] = "local",
-    turns: Annotated[int, typer.Option(min=1, help="With --llm: turns to play.")] = 6,
-) -> None:
-    """Compare the baseline agents on RecoWorld-v0 and print a table with 95% intervals.
-
-    With --llm, play a short RecoWorld session with language on both sides instead: the items
-    shown, the clicks, the user's mindset and instructions, and the model usage.
-    """
-    if llm:
-        from recoworld.demo import run_llm_demo
-        from recoworld.llm.local import LocalModelUnavailable
-
-        try:
-            run_llm_demo(_console(), llm=model, turns=turns, seed=seed)
-        except LocalModelUnavailable as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=1) from error
-        return
-    from recoworld.evaluation import compare, comparison_table
-
-    console = _console()
-    console.print(
-        f"Evaluating {', '.join(DEMO_AGENTS)} on RecoWorld-v0 "
-        f"(100 candidates, slates of 10), {episodes} episodes each, seed {seed}."
-    )
-    reports = compare(
-        list(DEMO_AGENTS),
-        "RecoWorld-v0",
-        episodes,
-        seed,
-        progress=True,
-        num_candidates=100,
-        slate_size=10,
-    )
-    console.print(comparison_table(reports))
-    console.print(USER_MODEL_SUMMARY)
-
-
 EnvArgs = Annotated[
     list[str] | None,
     typer.Option(
@@ -138,11 +96,175 @@ Trajectories = Annotated[
     typer.Option(
         metavar="FILE.jsonl",
         help="Write every reset and step (action, reward, info) as JSON Lines, flushed after "
-        "each episode.",
+        "each episode. An existing file is refused unless --overwrite.",
+    ),
+]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace existing output files (--json, --plot, --trajectories, train's "
+        "--output); without it an existing file is refused before anything runs.",
     ),
 ]
 Episodes = Annotated[int, typer.Option(min=1, help="Episodes to play.")]
 Seed = Annotated[int, typer.Option(min=0, help="Seed of the first episode.")]
+LLMModel = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        metavar="MODEL",
+        help="The simulated user's language model: 'local' (the embedded model) or a litellm "
+        "model string. RecoWorld-v0 then runs the LLM user (user_model=llm), RecoChat-v0 the "
+        "AILO user (user=ailo), unless --env-arg says otherwise.",
+    ),
+]
+LLMCache = Annotated[
+    Path | None,
+    typer.Option(
+        "--llm-cache",
+        metavar="PATH",
+        help="Response cache file of the simulated user's model (replays answers exactly).",
+    ),
+]
+CostCap = Annotated[
+    float | None,
+    typer.Option(
+        "--cost-cap-usd",
+        min=0.0,
+        help="Stop the run once the simulated user's model has cost this many USD (exit "
+        "code 3, the episodes completed are reported and written). A model litellm cannot "
+        "price also needs --token-cap or --input-cost-per-token/--output-cost-per-token.",
+    ),
+]
+TokenCap = Annotated[
+    int | None,
+    typer.Option(
+        "--token-cap",
+        min=0,
+        metavar="N",
+        help="Stop the run once the simulated user's model has used this many tokens (prompt "
+        "+ completion; exit code 3 like --cost-cap-usd). Works on any model, priced or not.",
+    ),
+]
+InputCost = Annotated[
+    float | None,
+    typer.Option(
+        "--input-cost-per-token",
+        min=0.0,
+        metavar="USD",
+        help="US dollars per prompt token of the --llm model, instead of litellm's price list "
+        "(with --output-cost-per-token).",
+    ),
+]
+OutputCost = Annotated[
+    float | None,
+    typer.Option(
+        "--output-cost-per-token",
+        min=0.0,
+        metavar="USD",
+        help="US dollars per completion token of the --llm model (with --input-cost-per-token).",
+    ),
+]
+APIBase = Annotated[
+    str | None,
+    typer.Option(
+        "--api-base",
+        metavar="URL",
+        help="Server of the litellm model (e.g. `recoworld llm serve`: http://127.0.0.1:8765/v1).",
+    ),
+]
+TrainSteps = Annotated[
+    int | None,
+    typer.Option(
+        "--train-steps",
+        min=1,
+        help="An agent that trains when given no --checkpoint (scpr on ConvRec-v0 trains "
+        "20,000 DQN steps by default, minutes of CPU): its training budget.",
+    ),
+]
+SaveDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--save",
+        metavar="DIR",
+        help="Keep the model such an agent trains in DIR (load it next time with "
+        "--checkpoint DIR).",
+    ),
+]
+
+
+@app.command()
+def demo(
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes (users) per agent.")] = 30,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help=f"Seed of the first episode (default 0; with --llm {DEMO_LLM_SEED}, a session "
+            "in which the user gives an instruction and the agent reads it).",
+        ),
+    ] = None,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Instead: one short session with the LLM user and the LLM ranker on the "
+            "embedded model (or --model).",
+        ),
+    ] = False,
+    model: Annotated[
+        str, typer.Option(help="With --llm: 'local' (embedded) or a litellm model string.")
+    ] = "local",
+    turns: Annotated[int, typer.Option(min=1, help="With --llm: turns to play.")] = DEMO_LLM_TURNS,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write every agent's report as JSON ({agent: report})."),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write bar charts of the main metrics (PNG).")
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Compare the baseline agents on RecoWorld-v0 and print a table with 95% intervals.
+
+    With --llm, play a short RecoWorld session with language on both sides instead: the items
+    shown, the clicks, the user's mindset and instructions, and the model usage.
+    """
+    if llm:
+        from recoworld.demo import run_llm_demo
+        from recoworld.llm.local import LocalModelUnavailable
+
+        if json_path is not None or plot is not None:
+            _fail("--json and --plot write the comparison of the agents; --llm plays one session")
+        try:
+            run_llm_demo(
+                _console(), llm=model, turns=turns, seed=DEMO_LLM_SEED if seed is None else seed
+            )
+        except LocalModelUnavailable as error:
+            _fail(str(error), code=1)
+        return
+    from recoworld.evaluation import compare, comparison_table
+
+    seed = 0 if seed is None else seed
+    _check_outputs(overwrite, json_path=json_path, plot=plot)
+    console = _console()
+    console.print(
+        f"Evaluating {', '.join(DEMO_AGENTS)} on RecoWorld-v0 "
+        f"(100 candidates, slates of 10), {episodes} episodes each, seed {seed}."
+    )
+    reports = compare(
+        list(DEMO_AGENTS),
+        "RecoWorld-v0",
+        episodes,
+        seed,
+        progress=True,
+        num_candidates=100,
+        slate_size=10,
+    )
+    console.print(comparison_table(reports))
+    console.print(USER_MODEL_SUMMARY)
+    _write_reports(console, reports, json_path, plot)
 
 
 @app.command()
@@ -165,40 +287,64 @@ def evaluate(
         Path | None,
         typer.Option(
             help="The agent's saved model: a `recoworld train` output (--agent ppo / "
-            "maskable-ppo) or an SCPR checkpoint folder (--env ConvRec-v0 --agent scpr)."
+            "maskable-ppo) or an SCPR checkpoint folder (--env ConvRec-v0 --agent scpr). "
+            "Without it, --agent scpr trains a model first (see --train-steps)."
         ),
     ] = None,
+    train_steps: TrainSteps = None,
+    save: SaveDir = None,
     dataset_path: DatasetPath = None,
     split_file: SplitFile = None,
     env_arg: EnvArgs = None,
+    llm: LLMModel = None,
+    llm_cache: LLMCache = None,
+    cost_cap_usd: CostCap = None,
+    token_cap: TokenCap = None,
+    input_cost_per_token: InputCost = None,
+    output_cost_per_token: OutputCost = None,
+    api_base: APIBase = None,
     trajectories: Trajectories = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Evaluate one agent on any registered env and print its metrics with 95% intervals.
 
     The metrics are the env's (RecoWorld-v0: engagement and retention; ConvRec-v0: SR@k, AT,
-    hDCG; RecoChat-v0: success rate, turns, satisfaction). If an LLM cost cap is spent mid-run,
-    the run stops: the report of the episodes completed is printed and written (--json, --plot,
-    --trajectories), and the command exits with code 3.
+    hDCG; RecoChat-v0: success rate, turns, satisfaction); a metric with fewer than 5 values
+    gets no interval ("n too small"). Every input and output path is checked before the run.
+    If an LLM cost cap is spent mid-run, the run stops: the report of the episodes completed
+    is printed and written (--json, --plot, --trajectories), and the command exits with code 3.
     """
     from recoworld.evaluation import evaluate as run_evaluation
 
     env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
-    options = _agent_options(env, [agent], checkpoint)
-    _check_outputs(json_path=json_path, plot=plot)
-    with _trajectory_writer(trajectories) as writer:
-        try:
-            report = run_evaluation(
-                agent,
-                env,
-                episodes,
-                seed,
-                progress=True,
-                trajectories=writer,
-                agent_options=options.get(agent),
-                **env_kwargs,
-            )
-        except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
-            _fail(str(error))
+    _add_llm_settings(
+        env,
+        env_kwargs,
+        llm,
+        llm_cache,
+        cost_cap_usd,
+        api_base,
+        token_cap=token_cap,
+        input_cost_per_token=input_cost_per_token,
+        output_cost_per_token=output_cost_per_token,
+    )
+    options = _agent_options(env, [agent], checkpoint, train_steps, save, overwrite)
+    _check_outputs(overwrite, json_path=json_path, plot=plot, trajectories=trajectories)
+    _check_llm_settings(env_kwargs)
+    _announce_training(env, [agent], options)
+    report = _run(
+        lambda: run_evaluation(
+            agent,
+            env,
+            episodes,
+            seed,
+            progress=True,
+            trajectories=trajectories,
+            overwrite=overwrite,
+            agent_options=options.get(agent),
+            **env_kwargs,
+        )
+    )
     _show_report(report, json_path, plot, trajectories)
 
 
@@ -222,10 +368,20 @@ def compare(
         Path | None,
         typer.Option(help="The saved model of the one agent in --agents that takes one."),
     ] = None,
+    train_steps: TrainSteps = None,
+    save: SaveDir = None,
     dataset_path: DatasetPath = None,
     split_file: SplitFile = None,
     env_arg: EnvArgs = None,
+    llm: LLMModel = None,
+    llm_cache: LLMCache = None,
+    cost_cap_usd: CostCap = None,
+    token_cap: TokenCap = None,
+    input_cost_per_token: InputCost = None,
+    output_cost_per_token: OutputCost = None,
+    api_base: APIBase = None,
     trajectories: Trajectories = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Evaluate several agents on the same seeds (paired) and print one table.
 
@@ -233,37 +389,43 @@ def compare(
     shown and written).
     """
     from recoworld.evaluation import compare as run_comparison
-    from recoworld.evaluation import comparison_table, plot_report
+    from recoworld.evaluation import comparison_table
 
     names = [name.strip() for name in agents.split(",") if name.strip()]
     if not names:
-        raise typer.BadParameter("name at least one agent", param_hint="'--agents'")
+        _fail("--agents: name at least one agent")
     env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
-    options = _agent_options(env, names, checkpoint, "--agents")
-    _check_outputs(json_path=json_path, plot=plot)
-    with _trajectory_writer(trajectories) as writer:
-        try:
-            reports = run_comparison(
-                names,
-                env,
-                episodes,
-                seed,
-                progress=True,
-                trajectories=writer,
-                agent_options=options,
-                **env_kwargs,
-            )
-        except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
-            _fail(str(error))
+    _add_llm_settings(
+        env,
+        env_kwargs,
+        llm,
+        llm_cache,
+        cost_cap_usd,
+        api_base,
+        token_cap=token_cap,
+        input_cost_per_token=input_cost_per_token,
+        output_cost_per_token=output_cost_per_token,
+    )
+    options = _agent_options(env, names, checkpoint, train_steps, save, overwrite, "--agents")
+    _check_outputs(overwrite, json_path=json_path, plot=plot, trajectories=trajectories)
+    _check_llm_settings(env_kwargs)
+    _announce_training(env, names, options)
+    reports = _run(
+        lambda: run_comparison(
+            names,
+            env,
+            episodes,
+            seed,
+            progress=True,
+            trajectories=trajectories,
+            overwrite=overwrite,
+            agent_options=options,
+            **env_kwargs,
+        )
+    )
     console = _console()
     console.print(comparison_table(reports))
-    if json_path is not None:
-        payload = {name: report.to_dict() for name, report in reports.items()}
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({"reports": payload}, indent=2) + "\n", encoding="utf-8")
-        console.print(f"Wrote {json_path}")
-    if plot is not None:
-        console.print(f"Wrote {plot_report(reports, plot)}")
+    _write_reports(console, reports, json_path, plot)
     if trajectories is not None:
         console.print(f"Wrote {trajectories}")
     stopped = [report for report in reports.values() if report.stopped_early]
@@ -291,21 +453,74 @@ def list_agents(
             typer.echo(f"  {name:<24} {entry.description}{options}")
 
 
-def _check_outputs(**paths: Path | None) -> None:
-    """Refuse an output path that cannot be written before the run spends its time: its folder
-    is created if missing, and must then be a writable folder."""
+def _run(play: Callable[[], _T]) -> _T:
+    """Run ``play`` (an evaluation); bad input found while making the env or the agent ends the
+    command with one line on stderr (exit 2), a language-model failure with exit code 1."""
+    from recoworld.llm import LLMError
+
+    try:
+        return play()
+    except LLMError as error:
+        _fail(f"{type(error).__name__}: {error}", code=1)
+    except (ValueError, TypeError, ImportError, OSError, zipfile.BadZipFile) as error:
+        _fail(str(error))
+
+
+def _write_reports(
+    console: Console, reports: Mapping[str, Any], json_path: Path | None, plot: Path | None
+) -> None:
+    """Write ``{agent: report}`` as JSON (``{"reports": ...}``) and as bar charts, where asked."""
+    from recoworld.evaluation import plot_report
+
+    if json_path is not None:
+        payload = {name: report.to_dict() for name, report in reports.items()}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({"reports": payload}, indent=2) + "\n", encoding="utf-8")
+        console.print(f"Wrote {json_path}")
+    if plot is not None:
+        console.print(f"Wrote {plot_report(reports, plot)}")
+
+
+def _check_outputs(overwrite: bool, **paths: Path | None) -> None:
+    """Refuse an output path before the run spends its time: an existing file (unless
+    ``overwrite``), a folder, or a place where no file can be created."""
+    from recoworld.evaluation import check_new_file
+
+    if paths.get("plot") is not None and importlib.util.find_spec("matplotlib") is None:
+        _fail('--plot needs matplotlib: pip install -e ".[plots]"')
     for option, path in paths.items():
         if path is None:
             continue
-        hint = f"'--{option.replace('_path', '').replace('_', '-')}'"
+        flag = f"--{option.replace('_path', '').replace('_', '-')}"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            check_new_file(path, overwrite=overwrite, what="file")
+        except FileExistsError:
+            _fail(f"{flag} {path} exists; pass --overwrite to replace it, or name a new file")
         except OSError as error:
-            raise typer.BadParameter(
-                f"cannot write {str(path)!r}: {error.strerror or error}", param_hint=hint
-            ) from None
-        if path.is_dir() or not os.access(path.parent, os.W_OK):
-            raise typer.BadParameter(f"cannot write {str(path)!r}", param_hint=hint)
+            _fail(f"{flag} {path}: cannot write it ({_reason(error)})")
+
+
+def _check_new_folder(option: str, folder: Path, files: Sequence[str], overwrite: bool) -> None:
+    """Refuse ``folder`` when it is a file, cannot be created, or already holds one of
+    ``files`` (unless ``overwrite``)."""
+    from recoworld.evaluation import check_new_file
+
+    if folder.exists() and not folder.is_dir():
+        _fail(f"{option} {folder} is a file; name a folder")
+    existing = [name for name in files if (folder / name).exists()]
+    if existing and not overwrite:
+        _fail(
+            f"{option} {folder} already holds {', '.join(existing)}; pass --overwrite to "
+            "replace it, or name another folder"
+        )
+    try:
+        check_new_file(folder / files[0], overwrite=True, what="file")
+    except OSError as error:
+        _fail(f"{option} {folder}: cannot write there ({_reason(error)})")
+
+
+def _reason(error: OSError) -> str:
+    return str(error) if error.args and not error.strerror else str(error.strerror or error)
 
 
 def _env_kwargs(
@@ -317,27 +532,124 @@ def _env_kwargs(
     for item in env_arg or []:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="'--env-arg'")
+            _fail(f"--env-arg {item!r} is not KEY=VALUE")
         try:
             value: Any = json.loads(text)
         except ValueError:
             value = text
         kwargs[key.strip()] = value
     if dataset_path is not None:
+        if not dataset_path.is_dir():
+            _fail(f"--dataset-path {dataset_path} is not a folder")
         kwargs["dataset_path"] = str(dataset_path)
     if split_file is not None:
         if dataset_path is None:
-            raise typer.BadParameter(
-                "--split-file names a file inside --dataset-path", param_hint="'--split-file'"
-            )
+            _fail("--split-file names a file inside --dataset-path; give --dataset-path too")
         kwargs["split_file"] = split_file
     return kwargs
 
 
+def _add_llm_settings(
+    env: str,
+    kwargs: dict[str, Any],
+    model: str | None,
+    cache: Path | None,
+    cost_cap_usd: float | None,
+    api_base: str | None,
+    *,
+    token_cap: int | None = None,
+    input_cost_per_token: float | None = None,
+    output_cost_per_token: float | None = None,
+) -> None:
+    """Put --llm, --llm-cache, --cost-cap-usd, --api-base, --token-cap and the per-token prices
+    into the env's ``llm`` setting (merged with an ``--env-arg llm=...``), and switch the env
+    to its LLM user."""
+    if (input_cost_per_token is None) != (output_cost_per_token is None):
+        _fail("--input-cost-per-token and --output-cost-per-token go together: give both")
+    given = {
+        "model": model,
+        "cache": None if cache is None else str(cache),
+        "cost_cap_usd": cost_cap_usd,
+        "api_base": api_base,
+        "token_cap": token_cap,
+        "input_cost_per_token": input_cost_per_token,
+        "output_cost_per_token": output_cost_per_token,
+    }
+    flags = {"model": "--llm", "cache": "--llm-cache", "cost_cap_usd": "--cost-cap-usd"}
+    flags["api_base"] = "--api-base"
+    flags["token_cap"] = "--token-cap"
+    flags["input_cost_per_token"] = "--input-cost-per-token"
+    flags["output_cost_per_token"] = "--output-cost-per-token"
+    given = {key: value for key, value in given.items() if value is not None}
+    if not given:
+        return
+    family = _family(env)
+    if family == "ConvRec-v0":
+        used = ", ".join(flags[key] for key in given)
+        _fail(f"{used}: ConvRec-v0's simulated user uses no language model")
+    base = kwargs.get("llm")
+    settings: dict[str, Any]
+    if base is None:
+        settings = {}
+    elif isinstance(base, str):
+        settings = {"model": base}
+    elif isinstance(base, dict):
+        settings = dict(base)
+    else:
+        _fail(f"--env-arg llm={base!r} must be a model string or a JSON object of settings")
+    for key, value in given.items():
+        if key in settings and settings[key] != value:
+            _fail(f"{flags[key]} {value} contradicts --env-arg llm (which says {settings[key]!r})")
+        settings[key] = value
+    kwargs["llm"] = settings
+    if family == "RecoWorld-v0":
+        kwargs.setdefault("user_model", "llm")
+    elif family == "RecoChat-v0":
+        kwargs.setdefault("user", "ailo")
+
+
+def _check_llm_settings(kwargs: Mapping[str, Any]) -> None:
+    """Refuse the env's ``llm`` setting before any episode when it cannot work: a bad value, a
+    cost cap that a model litellm cannot price would never trigger, or an unusable
+    ``--llm-cache`` file (:class:`~recoworld.llm.CacheFileError`). One ``Error:`` line, exit 2.
+
+    A litellm model is built here once (no request is sent) and the cache file opened; the
+    embedded model is not loaded."""
+    if "llm" not in kwargs:
+        return
+    import dataclasses
+
+    from recoworld.llm import LLMSettings, ResponseCache
+    from recoworld.llm.factory import LOCAL
+
+    try:
+        settings = LLMSettings.of(kwargs["llm"])
+        if isinstance(settings.model, str) and settings.model != LOCAL:
+            dataclasses.replace(settings, cache=None).build()  # checks caps and prices
+        if settings.cache is True or isinstance(settings.cache, str | os.PathLike):
+            path = None if settings.cache is True else Path(settings.cache)
+            ResponseCache(path).close()
+    except (ValueError, OSError) as error:
+        message = str(error)
+        if "cannot be enforced" in message:
+            message += (
+                " — on the command line: --token-cap N, or --input-cost-per-token USD "
+                "--output-cost-per-token USD"
+            )
+        _fail(message)
+
+
 def _agent_options(
-    env: str, names: list[str], checkpoint: Path | None, option: str = "--agent"
+    env: str,
+    names: list[str],
+    checkpoint: Path | None,
+    train_steps: int | None = None,
+    save: Path | None = None,
+    overwrite: bool = False,
+    option: str = "--agent",
 ) -> dict[str, dict[str, Any]]:
-    """Per-agent options: ``--checkpoint`` goes to the one agent that takes it."""
+    """Per-agent options: ``--checkpoint`` goes to the one agent that takes it (checked here,
+    before anything runs), ``--train-steps`` and ``--save`` to the one that trains."""
     from recoworld.agents import agent_entry
 
     entries = {}
@@ -345,65 +657,234 @@ def _agent_options(
         try:
             entries[name] = agent_entry(env, name)
         except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint=f"'{option}'") from None
+            _fail(f"{option}: {error}")
     options: dict[str, dict[str, Any]] = {}
-    takers = [name for name, entry in entries.items() if "checkpoint" in entry.options]
-    if checkpoint is not None:
-        if not takers:
-            raise typer.BadParameter(
-                f"--checkpoint is used by an agent that loads a saved model; "
-                f"{', '.join(names)} on {env} take none",
-                param_hint="'--checkpoint'",
+    takers = _the_one_taker(entries, "checkpoint", "--checkpoint", checkpoint is not None, env)
+    if checkpoint is not None and takers:
+        _check_checkpoint(env, takers, checkpoint)
+        options[takers] = {"checkpoint": checkpoint}
+    for flag, key, value in (
+        ("--train-steps", "train_steps", train_steps),
+        ("--save", "save", save),
+    ):
+        taker = _the_one_taker(entries, key, flag, value is not None, env)
+        if value is None or not taker:
+            continue
+        if taker in options and "checkpoint" in options[taker]:
+            _fail(
+                f"{flag} trains a new model, --checkpoint loads a saved one: give one or the other"
             )
-        if len(takers) > 1:
-            raise typer.BadParameter(
-                f"--checkpoint is ambiguous: {', '.join(takers)} all take one",
-                param_hint="'--checkpoint'",
-            )
-        if not checkpoint.exists():
-            _fail(f"--checkpoint {checkpoint} does not exist")
-        options[takers[0]] = {"checkpoint": checkpoint}
+        if key == "save":
+            assert isinstance(value, Path)
+            if value.exists() and (not value.is_dir() or any(value.iterdir())):
+                what = "a folder that is not empty" if value.is_dir() else "a file"
+                _fail(
+                    f"--save {value} is {what}; a trained model is saved to a new or empty "
+                    "folder, never over another (--overwrite does not apply)"
+                )
+            _check_new_folder("--save", value, ("scpr.json",), True)
+        options.setdefault(taker, {})[key] = value
     for name, entry in entries.items():
         if "checkpoint" in entry.required and name not in options:
-            raise typer.BadParameter(
-                f"--agent {name} needs --checkpoint PATH, a model saved by `recoworld train`",
-                param_hint="'--checkpoint'",
-            )
+            _fail(f"--agent {name} needs --checkpoint PATH, a model saved by `recoworld train`")
     return options
+
+
+_SAVED_FILES: dict[str, tuple[str, ...]] = {"scpr": ("scpr.json", "fm.pt", "dqn.pt")}
+"""Files an agent's ``save`` option writes into its folder (refused when present)."""
+
+
+def _the_one_taker(entries: Mapping[str, Any], key: str, flag: str, given: bool, env: str) -> str:
+    """The name of the one agent whose options include ``key`` ("" when the flag is not
+    given); exit 2 when the flag is given and no agent, or several, take it."""
+    if not given:
+        return ""
+    takers = [name for name, entry in entries.items() if key in entry.options]
+    if not takers:
+        _fail(f"{flag} is for an agent that takes it; {', '.join(entries)} on {env} take none")
+    if len(takers) > 1:
+        _fail(f"{flag} is ambiguous: {', '.join(takers)} all take it")
+    return takers[0]
+
+
+def _check_checkpoint(env: str, agent: str, checkpoint: Path) -> None:
+    """Exit 2 with one line unless ``checkpoint`` is a model the agent can load."""
+    if not checkpoint.exists():
+        _fail(f"--checkpoint {checkpoint} does not exist")
+    family = _family(env)
+    if family == "ConvRec-v0" and agent == "scpr":
+        if not (checkpoint / "scpr.json").is_file():
+            _fail(
+                f"--checkpoint {checkpoint} is not an SCPR checkpoint folder (it has no "
+                "scpr.json); make one with `recoworld train --env ConvRec-v0 --output DIR`"
+            )
+        try:
+            from recoworld.agents.scpr import load_scpr_checkpoint
+
+            load_scpr_checkpoint(checkpoint)
+        except ImportError as error:
+            _fail(f'SCPR needs the train extra ({error}): pip install -e ".[train]"', code=1)
+        except Exception as error:
+            _fail(f"--checkpoint {checkpoint} cannot be loaded: {type(error).__name__}: {error}")
+        return
+    from recoworld.agents.builtin import SB3_ALGOS, resolve_sb3_checkpoint
+
+    if family == "RecoWorld-v0" and agent in SB3_ALGOS:
+        try:
+            model_file = resolve_sb3_checkpoint(checkpoint)
+        except FileNotFoundError:
+            _fail(f"--checkpoint {checkpoint} holds no model.zip saved by `recoworld train`")
+        try:
+            with zipfile.ZipFile(model_file) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError) as error:
+            _fail(
+                f"--checkpoint {model_file} is not a model saved by `recoworld train` "
+                f"({_reason(error) if isinstance(error, OSError) else error})"
+            )
+        if "data" not in names:
+            _fail(
+                f"--checkpoint {model_file} is a zip archive but not a Stable-Baselines3 model "
+                "(it has no 'data' entry)"
+            )
+
+
+def _announce_training(
+    env: str, names: Sequence[str], options: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Say on stderr, before it starts, that an agent will train first (no --checkpoint)."""
+    for name in names:
+        if name not in _TRAINING_AGENTS.get(_family(env), ()):
+            continue
+        given = options.get(name, {})
+        if {"checkpoint", "model"} & set(given):
+            continue
+        steps = given.get("train_steps") or _default_train_steps(name)
+        save = given.get("save")
+        kept = f", saving it to {save}" if save else " (--save DIR keeps it)"
+        _note(
+            f"no --checkpoint: training {name.upper()} for {steps:,} steps first{kept}; use "
+            "--checkpoint DIR to load a trained model, --train-steps N to change the budget"
+        )
+
+
+_TRAINING_AGENTS: dict[str, tuple[str, ...]] = {"ConvRec-v0": ("scpr",)}
+"""Agents per env family that train a model when given no checkpoint."""
+
+
+def _default_train_steps(name: str) -> int:
+    """The training budget an agent uses without ``--train-steps``."""
+    try:
+        from recoworld.agents.scpr import DEFAULT_TRAIN_STEPS
+    except ImportError:
+        return 20_000
+    return int(DEFAULT_TRAIN_STEPS)
 
 
 @app.command()
 def train(
-    env: Annotated[str, typer.Option(help="Gymnasium environment id.")] = "RecoWorld-v0",
+    env: Annotated[
+        str,
+        typer.Option(
+            help="Gymnasium environment id: RecoWorld-v0 trains PPO, ConvRec-v0 trains SCPR "
+            "(FM scorer and DQN policy); RecoChat-v0 has nothing to train."
+        ),
+    ] = "RecoWorld-v0",
     total_timesteps: Annotated[
-        int, typer.Option(min=1, help="Environment steps, summed over the parallel envs.")
-    ] = 300_000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Environment steps: PPO's summed over the parallel envs (default 300,000), "
+            "SCPR's DQN steps (default 20,000).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Training seed.")] = 0,
     output: Annotated[
-        Path, typer.Option(help="Folder that receives model.zip and model.json.")
-    ] = Path("runs/ppo"),
-    algo: Annotated[Algo, typer.Option(help="Training algorithm.")] = Algo.ppo,
-    n_envs: Annotated[int, typer.Option(min=1, help="Parallel training envs.")] = 8,
+        Path | None,
+        typer.Option(
+            help="Folder that receives the model: model.zip and model.json (PPO, default "
+            "runs/ppo) or an SCPR checkpoint (default runs/scpr). A folder that already holds "
+            "them is refused unless --overwrite."
+        ),
+    ] = None,
+    algo: Annotated[
+        Algo | None, typer.Option(help="RecoWorld-v0: training algorithm (default ppo).")
+    ] = None,
+    n_envs: Annotated[
+        int | None, typer.Option(min=1, help="RecoWorld-v0: parallel training envs (default 8).")
+    ] = None,
+    dataset_path: DatasetPath = None,
+    split_file: SplitFile = None,
+    env_arg: EnvArgs = None,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Train a PPO agent with Stable-Baselines3 and print the saved model's path."""
-    _check_env_id(env)
+    """Train an agent with a progress bar and print the saved model's path.
+
+    RecoWorld-v0 (and envs derived from it): PPO with Stable-Baselines3, evaluated with
+    `recoworld evaluate --agent ppo --checkpoint OUTPUT`. ConvRec-v0: SCPR's FM scorer and its
+    ask-or-recommend DQN, evaluated with `recoworld evaluate --env ConvRec-v0 --agent scpr
+    --checkpoint OUTPUT`.
+    """
+    env_kwargs = _env_kwargs(env, env_arg, dataset_path, split_file)
+    family = _family(env)
+    if family == "ConvRec-v0":
+        for flag, value in (("--algo", algo), ("--n-envs", n_envs)):
+            if value is not None:
+                _fail(f"{flag} is a PPO setting; ConvRec-v0 trains SCPR (FM and DQN)")
+        _train_scpr(env_kwargs, total_timesteps or _default_train_steps("scpr"), seed, output,
+                    overwrite)  # fmt: skip
+        return
+    if family != "RecoWorld-v0":
+        trainable = "RecoWorld-v0 (PPO) and ConvRec-v0 (SCPR)"
+        _fail(
+            f"--env {env}: nothing to train there (its agents need no training); recoworld "
+            f"train supports {trainable}"
+        )
+    folder = Path("runs/ppo") if output is None else output
+    _check_new_folder("--output", folder, ("model.zip", "model.json"), overwrite)
     try:
         from recoworld.training import TrainConfig, train_ppo
     except ImportError as error:
-        _fail(f"training is not available: {error}", code=1)
+        _fail(f'training needs the train extra ({error}): pip install -e ".[train]"', code=1)
     try:
         config = TrainConfig(
             env_id=env,
-            total_timesteps=total_timesteps,
+            total_timesteps=total_timesteps or 300_000,
             seed=seed,
-            output_dir=str(output),
-            algo=algo.value,
-            n_envs=n_envs,
+            output_dir=str(folder),
+            algo=(algo or Algo.ppo).value,
+            n_envs=n_envs or 8,
+            env_kwargs=env_kwargs,
         )
     except ValueError as error:
         _fail(str(error))
-    model_path = train_ppo(config)
+    _note(
+        f"Training {config.algo.upper()} ({config.resolved_policy} policy) on {env} for "
+        f"{config.total_timesteps:,} steps, {config.n_envs} envs, seed {seed}; saving to {folder}"
+    )
+    model_path = _run(lambda: train_ppo(config, progress=True))
     typer.echo(str(model_path))
+
+
+def _train_scpr(
+    env_kwargs: dict[str, Any], steps: int, seed: int, output: Path | None, overwrite: bool
+) -> None:
+    """``recoworld train --env ConvRec-v0``: SCPR's FM, then its DQN; save the checkpoint."""
+    folder = Path("runs/scpr") if output is None else output
+    _check_new_folder("--output", folder, _SAVED_FILES["scpr"], overwrite)
+    try:
+        from recoworld.agents.scpr import dqn_config_for_budget, save_scpr_checkpoint, train_scpr
+    except ImportError as error:
+        _fail(f'SCPR needs the train extra ({error}): pip install -e ".[train]"', code=1)
+    config = dqn_config_for_budget(steps)  # the default schedule, scaled to the budget
+    _note(
+        f"Training SCPR on ConvRec-v0: the FM scorer, then {steps:,} DQN steps, seed {seed}; "
+        f"saving to {folder}"
+    )
+    fm, policy = _run(lambda: train_scpr(env_kwargs, seed, dqn_config=config, progress=True))
+    saved = save_scpr_checkpoint(folder, fm, policy)
+    typer.echo(str(saved))
+    _note(f"Evaluate it: recoworld evaluate --env ConvRec-v0 --agent scpr --checkpoint {saved}")
 
 
 llm_app = typer.Typer(help="Language models: serve the embedded model over HTTP.")
@@ -420,29 +901,35 @@ def llm_serve(
     model: Annotated[
         Path | None, typer.Option(help="A GGUF file; default the embedded SmolLM2-135M.")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also print llama.cpp's model-loading log.")
+    ] = False,
 ) -> None:
     """Serve the embedded model with llama-cpp-python's OpenAI-compatible server.
 
-    Reach it from recoworld with llm="openai/ALIAS" and api_base="http://HOST:PORT/v1", or from
-    any OpenAI client. Stops with Ctrl-C.
+    Reach it from recoworld with llm="openai/ALIAS" and api_base="http://HOST:PORT/v1" (litellm
+    wants OPENAI_API_KEY set: any value, the server checks none), or from any OpenAI client.
+    Prints the Python to use it. Stops with Ctrl-C or SIGTERM (passed on to the server).
     """
-    import subprocess
+    import signal
 
     from recoworld.llm.local import LocalModelUnavailable
-    from recoworld.llm.server import server_command
+    from recoworld.llm.server import client_snippet, run_server, server_command
 
     try:
-        command = server_command(host=host, port=port, alias=alias, model_path=model)
+        command = server_command(
+            host=host, port=port, alias=alias, model_path=model, verbose=verbose
+        )
     except (LocalModelUnavailable, FileNotFoundError, ValueError) as error:
-        _fail(str(error), code=1)
+        _fail(str(error), code=1)  # escaped: the install hint's ".[llm]" shows as it is
     typer.echo(
-        f"Serving {alias} on http://{host}:{port}/v1 (litellm: model='openai/{alias}', "
-        f"api_base='http://{host}:{port}/v1'); Ctrl-C stops it."
+        f"Serving {alias} on http://{host}:{port}/v1; Ctrl-C (or SIGTERM) stops it. "
+        "Use it from Python with:\n"
     )
-    try:
-        raise typer.Exit(subprocess.call(command))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    typer.echo(client_snippet(host=host, port=port, alias=alias) + "\n", nl=True)
+    code = run_server(command)
+    stopped = code in (-signal.SIGTERM, -signal.SIGINT)  # stopped on request: not a failure
+    raise typer.Exit(0 if stopped else (128 - code if code < 0 else code))
 
 
 @app.command()
@@ -450,29 +937,6 @@ def envs() -> None:
     """List the environment ids recoworld registers."""
     for env_id in recoworld.ENV_IDS:
         typer.echo(env_id)
-
-
-@contextmanager
-def _trajectory_writer(path: Path | None) -> Iterator[Any]:
-    """The ``--trajectories`` writer (``None`` without the option), closed on the way out.
-
-    It is opened before the run, so a path that cannot be written is reported as bad input
-    instead of failing the run later.
-    """
-    if path is None:
-        yield None
-        return
-    from recoworld.evaluation import TrajectoryWriter
-
-    try:
-        writer = TrajectoryWriter(path)
-    except OSError as error:
-        raise typer.BadParameter(
-            f"cannot write {str(path)!r}: {error.strerror or error}",
-            param_hint="'--trajectories'",
-        ) from None
-    with writer:
-        yield writer
 
 
 def _show_report(
@@ -500,7 +964,7 @@ def _show_report(
 
 def _stopped_early(report: Any) -> NoReturn:
     """Say on stderr why the run stopped early and exit with :data:`EXIT_STOPPED_EARLY`."""
-    Console(stderr=True).print(
+    _stderr().print(
         f"[bold red]Stopped early[/] after {report.episodes_completed} of "
         f"{report.episodes_requested} episodes (episode {report.incomplete_episode} was cut "
         f"short and left out of the metrics): {escape(str(report.stop_reason))}",
@@ -509,25 +973,56 @@ def _stopped_early(report: Any) -> NoReturn:
     raise typer.Exit(EXIT_STOPPED_EARLY)
 
 
+PIPED_WIDTH = 120
+"""Columns of the results console when output is not a terminal."""
+
+
 def _console() -> Console:
-    """Console for results: the terminal's width, or 120 columns when output is not a terminal.
+    """Console for results: the terminal's width, or :data:`PIPED_WIDTH` columns when output is
+    not a terminal.
 
     Piped output has no width to respect, and rich's fallback of 80 columns would wrap the
     comparison table's cells.
     """
     console = Console()
-    return console if console.is_terminal else Console(width=120)
+    return console if console.is_terminal else Console(width=PIPED_WIDTH)
+
+
+def _stderr() -> Console:
+    """Console for messages on stderr: each message stays on one line (no wrapping)."""
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _family(env_id: str) -> str:
+    """The built-in env family ``env_id`` belongs to (itself when none)."""
+    from recoworld.agents.registry import family_id
+
+    return family_id(env_id, recoworld.ENV_IDS)
 
 
 def _check_env_id(env_id: str) -> None:
+    """Exit 2 unless ``env_id`` is registered and has agents (an env of recoworld's, one derived
+    from it, or one with agents registered for it)."""
+    from recoworld.agents import agent_names
+
+    supported = ", ".join(recoworld.ENV_IDS)
     if env_id not in gym.registry:
-        raise typer.BadParameter(
-            f"unknown env id {env_id!r}; recoworld registers {', '.join(recoworld.ENV_IDS)}",
-            param_hint="'--env'",
+        _fail(f"--env: unknown env id {env_id!r}; recoworld registers {supported}")
+    if not agent_names(env_id):
+        _fail(
+            f"--env: {env_id} is not a recoworld env and has no registered agents; recoworld "
+            f"supports {supported} (and envs you register agents for with "
+            "recoworld.agents.register_agent)"
         )
 
 
+def _note(message: str) -> None:
+    """One line of progress information on stderr."""
+    _stderr().print(message, highlight=False, markup=False)
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``message`` as an error on stderr and exit with ``code`` (2: bad input)."""
-    Console(stderr=True).print(f"[bold red]Error:[/] {message}", highlight=False)
+    """Print ``message`` as one error line on stderr and exit with ``code`` (2: bad input)."""
+    line = " ".join(message.split("\n"))
+    _stderr().print(f"[bold red]Error:[/] {escape(line)}", highlight=False)
     raise typer.Exit(code)

@@ -13,11 +13,20 @@ from typing import Any
 
 import gymnasium as gym
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recoworld.llm.base import ChatModel, Usage
 from recoworld.llm.factory import LOCAL, make_chat_model
 from recoworld.llm.local import INSTALL_HINT, LocalModelUnavailable, embedded_model_path
+
+DEMO_SEED = 28
+"""Default seed of the session: its user gives a reflective instruction at turn 2, so by turn 3
+the session has shown the instruction and the agent reading it (the latent user decides the
+clicks, so this holds for any model). Chosen by playing seeds 0-39."""
+DEMO_TURNS = 3
+"""Default turns of the session: enough to show the instruction and the agent's reading of it,
+few enough for the embedded model on a laptop CPU."""
 
 
 def check_local_model() -> None:
@@ -34,11 +43,14 @@ def run_llm_demo(
     console: Console,
     *,
     llm: str | ChatModel = LOCAL,
-    turns: int = 6,
-    seed: int = 0,
+    turns: int = DEMO_TURNS,
+    seed: int = DEMO_SEED,
     max_tokens: int = 40,
 ) -> dict[str, Any]:
     """Play up to ``turns`` turns and print them; returns the usage totals per side.
+
+    A mindset the model's token budget (``max_tokens``) cut mid-sentence is shown up to its
+    last whole sentence.
 
     Raises :class:`~recoworld.llm.LocalModelUnavailable` (with the install command) when
     ``llm="local"`` and the ``llm`` extra is missing.
@@ -61,7 +73,7 @@ def run_llm_demo(
     agent.reset(seed=seed)
     name = getattr(model, "model_name", type(model).__name__)
     console.print(f"[bold]RecoWorld-v0, LLM user and LLM ranker on {name}[/], seed {seed}")
-    console.print(f"User's mindset: [italic]{info['mindset']}[/]")
+    console.print(f"User's mindset: [italic]{escape(whole_sentences(info['mindset']))}[/]")
     user_usage = Usage()
     total_return = 0.0
     for turn in range(1, turns + 1):
@@ -73,7 +85,7 @@ def run_llm_demo(
         user_usage = user_usage + step_usage
         if step.new_instruction and step.reasoning:
             console.print(
-                f"Agent reads the instruction: {step.reasoning} -> more of "
+                f"Agent reads the instruction: {escape(step.reasoning)} -> more of "
                 f"{', '.join(step.more_of) or '-'}, less of {', '.join(step.less_of) or '-'}"
             )
         table = Table(title=f"Turn {turn}", show_edge=False, pad_edge=False)
@@ -88,10 +100,10 @@ def run_llm_demo(
         console.print(
             f"clicks {len(clicked)}, watched {info['watch_time']:.1f} min, reward {reward:.2f}"
         )
-        console.print(f"User's mindset: [italic]{info['mindset']}[/]")
+        console.print(f"User's mindset: [italic]{escape(whole_sentences(info['mindset']))}[/]")
         if info["instruction"]:
             console.print(
-                f"[bold yellow]User says:[/] {info['instruction']} "
+                f"[bold yellow]User says:[/] {escape(str(info['instruction']))} "
                 f"(voiced by {info['instruction_voiced_by']})"
             )
         console.print(
@@ -106,6 +118,22 @@ def run_llm_demo(
     )
     env.close()
     return {"turns": turn, "return": total_return, "user": user_usage, "agent": agent.usage}
+
+
+def whole_sentences(text: str | None) -> str:
+    """``text`` up to its last whole sentence when it ends mid-sentence (a model's token budget
+    ran out), else as it is; text without a sentence end gets an ellipsis.
+
+    >>> whole_sentences("I want jazz. Then maybe some fo")
+    'I want jazz.'
+    >>> whole_sentences("I want jazz and")
+    'I want jazz and…'
+    """
+    text = (text or "").strip()
+    if not text or text[-1] in ".!?…\"')":
+        return text
+    cut = max(text.rfind(mark) for mark in (". ", "! ", "? "))
+    return text[: cut + 1] if cut > 0 else text + "…"
 
 
 def _usage_text(usage: Usage) -> str:

@@ -62,3 +62,19 @@ def micro_user(patience: float = 1.0) -> LatentUserState:
         seen_bits=np.zeros((1, 1), np.uint8),
         consumed_bits=np.zeros((1, 1), np.uint8),
     )
+
+
+@pytest.fixture
+def fake_provider(monkeypatch: pytest.MonkeyPatch):
+    """A scriptable OpenAI-compatible server on loopback (``tests/fake_provider.py``), with
+    ``OPENAI_API_KEY`` set to ``fake_provider.FAKE_API_KEY``; use model ``"openai/fake"`` and
+    ``api_base=fake_provider.url``."""
+    from fake_provider import FAKE_API_KEY, start_fake_provider
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+    provider, httpd = start_fake_provider()
+    try:
+        yield provider
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

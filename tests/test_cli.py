@@ -60,7 +60,7 @@ def test_version():
 
 
 def test_demo_prints_a_comparison_table():
-    result = runner.invoke(app, ["demo", "--episodes", "2"])
+    result = runner.invoke(app, ["demo", "--episodes", "5"])
     assert result.exit_code == 0, result.output
     for text in ("random", "oracle", "Return", "Coverage", "Exposure Gini", "±"):
         assert text in result.output
@@ -131,7 +131,7 @@ def test_evaluate_writes_trajectories(tmp_path):
     records = read_trajectories(out)
     assert {r["episode"] for r in records} == {0, 1}
     assert all(r["agent"] == "greedy" and r["episode_complete"] for r in records)
-    assert "LLM calls" in result.output
+    assert "LLM calls" not in result.output  # no model ran: no usage rows
 
 
 def test_evaluate_convrec_writes_trajectories(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,24 @@ def resolve_sb3_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
     raise FileNotFoundError(f"no saved Stable-Baselines3 model at {str(path)!r}")
 
 
+def check_sb3_archive(path: Path) -> None:
+    """``ValueError`` naming ``path`` unless it is a Stable-Baselines3 save: a zip archive that
+    holds the ``data`` entry ``model.save`` writes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(
+            f"{str(path)!r} is not a Stable-Baselines3 model (not a readable zip archive: "
+            f"{error}); give the folder or model.zip that `recoworld train` wrote"
+        ) from None
+    if "data" not in names:
+        raise ValueError(
+            f"{str(path)!r} is a zip archive but not a Stable-Baselines3 model (no 'data' "
+            "entry); give the folder or model.zip that `recoworld train` wrote"
+        )
+
+
 def _sb3_prepare(algo: str) -> Any:
     def prepare(
         options: dict[str, Any], env_kwargs: Mapping[str, Any], seed: int | None
@@ -67,6 +86,7 @@ def _sb3_prepare(algo: str) -> Any:
         """The env settings the model was trained with (``model.json`` beside the zip:
         notably ``action_type``, which the policy's action space needs)."""
         model_path = resolve_sb3_checkpoint(options["checkpoint"])
+        check_sb3_archive(model_path)
         record_path = model_path.with_suffix(".json")
         trained: dict[str, Any] = {}
         if record_path.is_file():
@@ -88,7 +108,9 @@ def _sb3_prepare(algo: str) -> Any:
 def _sb3_agent(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> Agent:
     from recoworld.training import load_sb3_agent
 
-    return load_sb3_agent(resolve_sb3_checkpoint(options["checkpoint"]), env)
+    model_path = resolve_sb3_checkpoint(options["checkpoint"])
+    check_sb3_archive(model_path)
+    return load_sb3_agent(model_path, env)
 
 
 def _register_recoworld() -> None:
@@ -163,7 +185,12 @@ def _scpr_agent(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> A
     """SCPR on an env made for it (``make_env_and_agent`` / ``evaluate`` train or load the model
     in ``prepare`` and build the env with its scorers); :func:`make_scpr_agent` refuses any
     other env, checked before a checkpoint is loaded."""
-    from recoworld.agents.scpr import check_scpr_env, load_scpr_checkpoint, make_scpr_agent
+    from recoworld.agents.scpr import (
+        check_scpr_env,
+        check_scpr_options,
+        load_scpr_checkpoint,
+        make_scpr_agent,
+    )
 
     model = options.get("model")
     if model is None:
@@ -173,6 +200,7 @@ def _scpr_agent(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> A
                 "agent 'scpr' on an existing env needs option model= or checkpoint=; to train one, "
                 "use make_env_and_agent('ConvRec-v0', 'scpr') or evaluate('scpr', 'ConvRec-v0')"
             )
+        check_scpr_options(options)
         model = load_scpr_checkpoint(options["checkpoint"])
     return make_scpr_agent(env, model)
 
@@ -213,8 +241,9 @@ def _register_convrec() -> None:
         "scpr",
         _scpr_agent,
         description="SCPR: FM scorer, weighted entropy and a learned ask-or-recommend policy "
-        "(from --checkpoint, or trained on the env's data first)",
-        options=("checkpoint", "model"),
+        "(from checkpoint, else first trained on the env's data for train_steps DQN turns, "
+        "default 20,000; save keeps the result in a new folder)",
+        options=("checkpoint", "model", "train_steps", "save"),
         prepare=_scpr_prepare,
         extras=("train",),
     )

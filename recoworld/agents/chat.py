@@ -20,6 +20,7 @@ are read exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 from recoworld.catalog import Catalog
 from recoworld.envs.recochat.env import item_slots
 from recoworld.graph import AttributeGraph, attribute_entropy
-from recoworld.llm.base import CostCapExceeded, LLMError, MalformedOutputError, Usage
+from recoworld.llm.base import CostCapExceeded, LLMError, Usage
 from recoworld.llm.factory import LOCAL
 from recoworld.llm.prompts import load_prompt
 from recoworld.llm.settings import LLMSettings, LLMSpec
@@ -420,8 +421,7 @@ class LLMChatRecommender(_ChatAgentBase):
                 error.add_note(f"while the LLM chat recommender decided turn {info['turn'] + 1}")
                 raise
             self.failed_turns += 1
-            if isinstance(error, MalformedOutputError):
-                self.usage = self.usage + error.usage
+            self.usage = self.usage + error.usage  # sent and paid for, though it failed
             return self._rule_decision(info)
         self.usage = self.usage + response.usage
         decision = response.parsed
@@ -496,18 +496,15 @@ def chat_agent_settings(env: Any) -> dict[str, Any]:
 
 def agent_llm_settings(env: Any) -> LLMSettings:
     """Settings for an LLM agent's *own* model in ``env``: the env's model string, cache, API
-    base and cost cap when its user has a language model named by a string, else the
-    embedded model. Temperature, completion budget and ``on_error`` are left to the agent's
-    defaults, and the agent builds a separate model (its own meter and cost cap), so the
-    simulated user's usage and cap are never shared. A user model given as a
+    base, cost and token caps and per-token prices when its user has a language model named
+    by a string, else the embedded model. Temperature, completion budget and ``on_error`` are
+    left to the agent's defaults, and the agent builds a separate model (its own meter and
+    caps), so the simulated user's usage and caps are never shared. A user model given as a
     :class:`~recoworld.llm.ChatModel` object is not reused: pass it to the agent yourself
     (``llm=env.unwrapped.llm``) to share it on purpose."""
     user = getattr(env.unwrapped, "llm_settings", None)
     if not isinstance(user, LLMSettings) or not isinstance(user.model, str):
         return LLMSettings(model=LOCAL)
-    return LLMSettings(
-        model=user.model,
-        cache=user.cache,
-        cost_cap_usd=user.cost_cap_usd,
-        api_base=user.api_base,
-    )
+    # Copy every field but the three the agent decides itself, so that a new LLMSettings
+    # field (a cap, a price) is carried over without another edit here.
+    return dataclasses.replace(user, temperature=None, max_tokens=None, on_error=None)

@@ -24,7 +24,7 @@ from recoworld.agents.instruction_text import (
     StandingInstruction,
     unwrap_recoworld_env,
 )
-from recoworld.llm.base import MalformedOutputError, Message, Usage, validate
+from recoworld.llm.base import LLMError, MalformedOutputError, Message, Usage, validate
 from recoworld.llm.settings import LLMSettings, LLMSpec
 from recoworld.validation import check_int, check_number, check_seed
 
@@ -408,7 +408,7 @@ class LLMRankerAgent:
                 max_tokens=self.max_tokens,
                 seed=seed,
             )
-        except MalformedOutputError as error:
+        except LLMError as error:  # sent and paid for, though it failed
             self._charge(error.usage)
             raise
         self._charge(response.usage)

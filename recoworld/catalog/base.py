@@ -122,7 +122,14 @@ class Catalog:
         return cdf
 
     def attributes_of(self, item: int) -> list[str]:
-        """Names of the attributes of item row ``item``."""
+        """Names of the attributes of item row ``item``.
+
+        Raises:
+            ValueError: ``item`` is not an integer (Python or numpy; not a bool).
+            IndexError: ``item`` is outside ``0..n_items-1``.
+        """
+        if isinstance(item, bool | np.bool_) or not isinstance(item, int | np.integer):
+            raise ValueError(f"item={item!r} must be an integer item row")
         if not 0 <= item < self.n_items:
             raise IndexError(f"item row {item} is outside 0..{self.n_items - 1}")
         row = self.item_attributes[[item], :]

@@ -26,6 +26,12 @@ How the catalog is built (everything is deterministic for a given ``seed``):
   ``max(attribute id seen in the tag map, in any "feature_index" or "like" list) + 1`` columns.
   Column ``j`` is named ``"tag:<raw_tag_id>"`` after the raw tag that ``original_tag_map.json``
   maps to it (the first in file order if several do), or ``"attribute:<j>"`` if none does.
+  Attribute ids number the vocabulary from 0, so each must be below its size: the larger of the
+  number of raw tags in the tag map and the number of distinct attribute ids the files use
+  (8,438 for LastFM*). An id beyond it (a corrupted ``100000000`` would otherwise make as many
+  columns) is refused before anything of that size is allocated.
+* **JSON.** A key repeated within one object (which ``json`` would resolve silently to its last
+  value) is refused; ids are canonical decimal integers in the int64 range.
 * **Topics.** Latent users keep per-topic state, so the vocabulary (8,438 attributes for LastFM*)
   is summarised by ``n_topics`` topics: the ``n_topics - 1`` attributes labelling the most items
   (ties go to the lower column) plus a final ``"other"`` topic. An item spreads its topic mass
@@ -61,7 +67,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -88,9 +94,10 @@ DEFAULT_DURATION_MINUTES = 4.0
 OTHER_TOPIC = "other"
 DESCRIPTION_ATTRIBUTES = 5
 
-# Canonical decimal integers only ("7", "-3"; not "07", "+7", " 7"), so two JSON keys can never
-# name the same id.
-_INTEGER_KEY = re.compile(r"-?(?:0|[1-9][0-9]*)")
+# Canonical decimal integers only ("7", "-3"; not "07", "+7", " 7", "-0"), so two JSON keys can
+# never name the same id.
+_INTEGER_KEY = re.compile(r"0|-?[1-9][0-9]*")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Below this many matrix cells the SVD is computed densely (exact LAPACK); above it, with ARPACK.
 _DENSE_SVD_MAX_CELLS = 2_000_000
 
@@ -175,11 +182,13 @@ def load_scpr(
         FileNotFoundError: the folder or one of the required files is missing (the message names
             the full path).
         NotADirectoryError: ``path`` is not a folder.
-        ValueError: a file is not valid JSON, has the wrong structure (not an object, a missing
-            ``"feature_index"`` or ``"like"`` key, a non-integer id or list entry, a negative
-            attribute id), a review file names an item id absent from ``item_dict.json``, or
-            ``n_topics``/``embedding_dim``/``seed`` is out of range. The message names the file
-            and the offending key or the parameter.
+        ValueError: a file is not valid JSON (or repeats a key within an object), has the
+            wrong structure (not an object, a missing ``"feature_index"`` or ``"like"`` key, a
+            non-integer id or list entry, an id outside int64), has an attribute id that is
+            negative or beyond the vocabulary (see the module docstring), a review file names
+            an item id absent from ``item_dict.json``, or ``n_topics``/``embedding_dim``/``seed``
+            is out of range or too large for the data. The message names the file and the
+            offending key and value, or the parameter and the folder.
     """
     for name, value, low in (("n_topics", n_topics, 1), ("embedding_dim", embedding_dim, 1)):
         if not _is_int(value) or value < low:
@@ -194,22 +203,19 @@ def load_scpr(
         raise NotADirectoryError(f"SCPR data path {root} is not a folder")
 
     item_ids, feature_lists = _read_items(root)
-    attribute_map = _read_tag_map(root)
+    attribute_map, n_raw_tags = _read_tag_map(root)
     user_likes, friends = _read_users(root)
+    # Checked before anything of the vocabulary's size is allocated.
+    n_attributes = _attribute_vocabulary(
+        root, attribute_map, n_raw_tags, item_ids, feature_lists, user_likes
+    )
     splits = {split: read_interactions(root, file, item_ids) for split, file in SPLIT_FILES.items()}
 
-    n_attributes = 1 + max(
-        max(attribute_map, default=-1),
-        max((int(f.max()) for f in feature_lists if f.size), default=-1),
-        max((int(a.max()) for a in user_likes.values() if a.size), default=-1),
-    )
-    if n_attributes == 0:
-        raise ValueError(f"SCPR data folder {root} defines no attributes")
     n_items = len(item_ids)
     if embedding_dim >= min(n_items, n_attributes):
         raise ValueError(
             f"embedding_dim={embedding_dim} must be below min(n_items, n_attributes) = "
-            f"min({n_items}, {n_attributes}) for the truncated SVD"
+            f"min({n_items}, {n_attributes}) for the truncated SVD of SCPR data folder {root}"
         )
     attribute_names = tuple(
         f"tag:{attribute_map[j]}" if j in attribute_map else f"attribute:{j}"
@@ -218,7 +224,7 @@ def load_scpr(
 
     rng = np.random.default_rng(seed)
     item_attributes = _attribute_matrix(feature_lists, n_attributes)
-    topic_names, item_topics = _topics(item_attributes, attribute_names, n_topics)
+    topic_names, item_topics = _topics(item_attributes, attribute_names, n_topics, root)
     embeddings = _lsa_embeddings(item_attributes, embedding_dim, rng)
     popularity, quality = _popularity_and_quality(splits["train"], n_items)
     duration = np.full(n_items, DEFAULT_DURATION_MINUTES, dtype=np.float32)
@@ -269,18 +275,52 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+class _DuplicateKeyError(Exception):
+    """A JSON object names the same key twice (raised inside ``json.load``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.load``'s ``object_pairs_hook``: the object, or :class:`_DuplicateKeyError`."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKeyError(key)
+        data[key] = value
+    return data
+
+
 def _read_json_object(root: Path, name: str) -> tuple[dict[str, Any], Path]:
-    """The top-level JSON object of ``root / name`` and the file's path."""
+    """The top-level JSON object of ``root / name`` and the file's path.
+
+    A key repeated within one JSON object (which ``json.load`` would silently resolve to the
+    last value) is refused, as are text that is not UTF-8 JSON, integers too long to parse and
+    nesting too deep to read: each a ``ValueError`` naming the file.
+    """
     path = root / name
     try:
         with path.open("r", encoding="utf-8") as handle:
-            data = json.load(handle)
+            data = json.load(handle, object_pairs_hook=_object_without_duplicates)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"SCPR data file {path} does not exist") from error
+    except IsADirectoryError as error:
+        raise ValueError(f"SCPR data file {path} is a folder, not a JSON file") from error
+    except _DuplicateKeyError as error:
+        raise ValueError(
+            f"SCPR data file {path} repeats the key {error.key!r} within one JSON object; "
+            "each key may appear once"
+        ) from None
     except json.JSONDecodeError as error:
         raise ValueError(f"SCPR data file {path} is not valid JSON: {error}") from error
     except UnicodeDecodeError as error:
         raise ValueError(f"SCPR data file {path} is not UTF-8 text: {error}") from error
+    except ValueError as error:  # e.g. an integer literal longer than Python parses
+        raise ValueError(f"SCPR data file {path} cannot be read as JSON: {error}") from error
+    except RecursionError as error:
+        raise ValueError(f"SCPR data file {path} nests JSON values too deeply") from error
     if not isinstance(data, dict):
         raise ValueError(
             f"SCPR data file {path} must hold a JSON object keyed by id at the top level, "
@@ -292,6 +332,9 @@ def _read_json_object(root: Path, name: str) -> tuple[dict[str, Any], Path]:
 def _parse_id(key: str, path: Path, kind: str) -> int:
     if not _INTEGER_KEY.fullmatch(key):
         raise ValueError(f"{path}: key {key!r} is not an integer {kind} id")
+    # The length test first: int() refuses strings of more than 4,300 digits.
+    if len(key) > 20 or not _INT64_MIN <= int(key) <= _INT64_MAX:
+        raise ValueError(f"{path}: {kind} id {key!r} is outside the int64 range")
     return int(key)
 
 
@@ -344,8 +387,9 @@ def _read_items(root: Path) -> tuple[np.ndarray, list[np.ndarray]]:
     return item_ids, [features for _, features in parsed]
 
 
-def _read_tag_map(root: Path) -> dict[int, str]:
-    """Attribute id -> raw tag id (the first raw tag in file order that maps to it)."""
+def _read_tag_map(root: Path) -> tuple[dict[int, str], int]:
+    """Attribute id -> raw tag id (the first raw tag in file order that maps to it), and the
+    number of raw tags."""
     data, path = _read_json_object(root, TAG_MAP_FILE)
     names: dict[int, str] = {}
     for raw_tag, attribute in data.items():
@@ -354,8 +398,49 @@ def _read_tag_map(root: Path) -> dict[int, str]:
                 f"{path}: raw tag {raw_tag!r} maps to {attribute!r}, "
                 "not a non-negative integer attribute id"
             )
+        if attribute > _INT64_MAX:
+            raise ValueError(
+                f"{path}: raw tag {raw_tag!r} maps to {attribute}, outside the int64 range"
+            )
         names.setdefault(attribute, raw_tag)
-    return names
+    return names, len(data)
+
+
+def _attribute_vocabulary(
+    root: Path,
+    attribute_map: dict[int, str],
+    n_raw_tags: int,
+    item_ids: np.ndarray,
+    feature_lists: list[np.ndarray],
+    user_likes: dict[int, np.ndarray],
+) -> int:
+    """The number of attribute columns, ``max(attribute id) + 1``, once every attribute id is
+    checked to lie below the vocabulary size (see :func:`load_scpr`); else a ``ValueError``
+    naming the file, the key and the id."""
+    arrays = [np.fromiter(attribute_map, np.int64, len(attribute_map)), *feature_lists]
+    used = np.unique(np.concatenate([*arrays, *user_likes.values()]))
+    if used.size == 0:
+        raise ValueError(f"SCPR data folder {root} defines no attributes")
+    size = max(n_raw_tags, int(used.size))
+
+    def refuse(file: str, where: str, attribute: int) -> ValueError:
+        return ValueError(
+            f"{root / file}: {where} has the attribute id {attribute}, outside the vocabulary "
+            f"0..{size - 1}: attribute ids number the vocabulary from 0, and it has {size} "
+            f"entries (the larger of the {n_raw_tags} raw tags in {TAG_MAP_FILE} and the "
+            f"{used.size} distinct attribute ids the files use)"
+        )
+
+    for attribute, raw_tag in attribute_map.items():
+        if attribute >= size:
+            raise refuse(TAG_MAP_FILE, f"raw tag {raw_tag!r}", attribute)
+    for item_id, features in zip(item_ids.tolist(), feature_lists, strict=True):
+        if features.size and int(features.max()) >= size:
+            raise refuse(ITEM_FILE, f"item '{item_id}' 'feature_index'", int(features.max()))
+    for user_id, likes in user_likes.items():
+        if likes.size and int(likes.max()) >= size:
+            raise refuse(USER_FILE, f"user '{user_id}' 'like'", int(likes.max()))
+    return int(used[-1]) + 1
 
 
 def _read_users(root: Path) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
@@ -372,8 +457,26 @@ def _read_users(root: Path) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray
     return {u: likes[u] for u in order}, {u: friends[u] for u in order}
 
 
+def is_file_in_folder(name: object) -> bool:
+    """Whether ``name`` names a file inside a data folder: a non-empty relative path (``"x.json"``,
+    ``"splits/x.json"``) with no ``..`` part and no root or drive, so that ``folder / name``
+    cannot leave the folder (``"../x.json"`` and ``"/etc/passwd"`` do not qualify)."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return False
+    path = PurePath(name)
+    return not path.anchor and ".." not in path.parts and bool(path.parts)
+
+
 def read_interactions(root: Path, name: str, item_ids: np.ndarray) -> dict[int, np.ndarray]:
-    """User id -> item rows (``item_ids`` is sorted), sorted by user id, file order within."""
+    """User id -> item rows (``item_ids`` is sorted), sorted by user id, file order within.
+
+    ``name`` must name a file inside ``root`` (:func:`is_file_in_folder`), else ``ValueError``.
+    """
+    if not is_file_in_folder(name):
+        raise ValueError(
+            f"{name!r} does not name a file inside the SCPR data folder {root}: give a relative "
+            "path without '..' (such as 'review_dict_test.json')"
+        )
     data, path = _read_json_object(root, name)
     interactions: dict[int, np.ndarray] = {}
     for key, value in data.items():
@@ -412,7 +515,7 @@ def _attribute_matrix(feature_lists: list[np.ndarray], n_attributes: int) -> sp.
 
 
 def _topics(
-    item_attributes: sp.csr_array, attribute_names: tuple[str, ...], n_topics: int
+    item_attributes: sp.csr_array, attribute_names: tuple[str, ...], n_topics: int, root: Path
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """Topic names and the ``(n_items, n_topics)`` float32 item-topic matrix (rows sum to 1)."""
     n_items, n_attributes = item_attributes.shape
@@ -422,7 +525,7 @@ def _topics(
     if n_named > n_used:
         raise ValueError(
             f"n_topics={n_topics} needs {n_named} attributes as named topics, but only {n_used} "
-            "attributes label any item"
+            f"attributes label any item of SCPR data folder {root}"
         )
     # Stable sort on -frequency: ties keep ascending column order, i.e. the lower column wins.
     chosen = np.argsort(-frequency, kind="stable")[:n_named]

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recoworld.catalog.base import Catalog, render_description
+from recoworld.validation import check_int, check_number, check_seed
 
 GENRES: tuple[str, ...] = (
     "jazz", "indie", "metal", "classical", "hip-hop", "electronic", "folk", "pop",
@@ -52,31 +53,29 @@ class SyntheticCatalogConfig:
     median_duration: float = 4.0
 
     def __post_init__(self) -> None:
-        limits: dict[str, tuple[float, float]] = {
+        integers: dict[str, tuple[int, int]] = {
             "n_items": (2, 10_000_000),
             "n_topics": (2, len(GENRES)),
             "n_tags": (0, len(TAGS)),
             "embedding_dim": (2, 4096),
-            "secondary_topic_prob": (0.0, 1.0),
             "max_tags": (1, 24),
+        }
+        numbers: dict[str, tuple[float, float]] = {
+            "secondary_topic_prob": (0.0, 1.0),
             "embedding_noise": (0.0, 10.0),
             "zipf_exponent": (0.0, 5.0),
             "quality_popularity_correlation": (0.0, 1.0),
             "median_duration": (1e-3, 1e4),
         }
-        for name, (low, high) in limits.items():
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not np.isfinite(value):
-                raise ValueError(f"SyntheticCatalogConfig.{name}={value!r} is not a finite number")
-            if not low <= value <= high:
-                raise ValueError(
-                    f"SyntheticCatalogConfig.{name}={value!r} is outside the range [{low}, {high}]"
-                )
-        for name in ("n_items", "n_topics", "n_tags", "embedding_dim", "max_tags"):
-            if not isinstance(getattr(self, name), int):
-                raise ValueError(
-                    f"SyntheticCatalogConfig.{name}={getattr(self, name)!r} must be an integer"
-                )
+        # Numpy numbers count as the numbers they hold (stored as int / float); bools do not.
+        for name, (low, high) in integers.items():
+            value = check_int(f"SyntheticCatalogConfig.{name}", getattr(self, name), low, high)
+            object.__setattr__(self, name, value)
+        for name, (bottom, top) in numbers.items():
+            number = check_number(
+                f"SyntheticCatalogConfig.{name}", getattr(self, name), bottom, top
+            )
+            object.__setattr__(self, name, number)
         if self.n_tags > 0 and self.max_tags > self.n_tags:
             raise ValueError(
                 f"SyntheticCatalogConfig.max_tags={self.max_tags} exceeds n_tags={self.n_tags}"
@@ -103,8 +102,14 @@ def generate_catalog(
     >>> bool(abs(catalog.popularity.sum() - 1.0) < 1e-5)
     True
     """
-    config = config or SyntheticCatalogConfig()
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if config is None:
+        config = SyntheticCatalogConfig()
+    elif not isinstance(config, SyntheticCatalogConfig):
+        raise ValueError(f"config={config!r} must be a SyntheticCatalogConfig or None")
+    if isinstance(seed, np.random.Generator):
+        rng = seed
+    else:
+        rng = np.random.default_rng(check_seed("seed", seed))
     n, n_topics, n_tags, dim = config.n_items, config.n_topics, config.n_tags, config.embedding_dim
 
     topic_directions = _unit(rng.standard_normal((n_topics, dim)))

@@ -3,6 +3,7 @@
 disk as a run goes."""
 
 from recoworld.evaluation.convrec_metrics import CONVREC_METRICS, convrec_metrics
+from recoworld.evaluation.files import check_new_file
 from recoworld.evaluation.metric_sets import (
     GENERIC_METRICS,
     RECOCHAT_METRICS,
@@ -33,7 +34,12 @@ from recoworld.evaluation.report import (
     json_safe,
 )
 from recoworld.evaluation.runner import compare, evaluate
-from recoworld.evaluation.trajectories import TrajectoryWriter, read_trajectories
+from recoworld.evaluation.trajectories import (
+    TrajectoryWriter,
+    iter_episodes,
+    iter_trajectories,
+    read_trajectories,
+)
 
 __all__ = [
     "CONVREC_METRICS",
@@ -49,6 +55,7 @@ __all__ = [
     "UsageTotals",
     "bootstrap_ci95",
     "catalog_coverage",
+    "check_new_file",
     "compare",
     "comparison_table",
     "convrec_metrics",
@@ -57,6 +64,8 @@ __all__ = [
     "format_usage",
     "gini",
     "intra_list_diversity",
+    "iter_episodes",
+    "iter_trajectories",
     "json_safe",
     "mean_ci95",
     "metric_label",

@@ -13,6 +13,7 @@ AT, hDCG) and ``RecoChat-v0`` (success rate, turns, satisfaction).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,15 +34,26 @@ from recoworld.evaluation.metrics import (
 
 __all__ = [
     "GENERIC_METRICS",
+    "MIN_EPISODES_FOR_CI",
     "MetricSet",
     "MetricSummary",
     "Recorder",
     "metric_label",
     "metric_set_for",
     "register_metric_set",
+    "sample_size",
 ]
 
 NAN = float("nan")
+
+MIN_EPISODES_FOR_CI = 5
+"""Fewest defined values a metric needs for a 95% interval in a report.
+
+With fewer, a Student-t interval is so wide (``t_{0.975, 1}`` is 12.7) that it mostly says the
+sample is too small, and it can reach far outside the values the metric can take; the report
+gives ``(nan, nan)`` instead and its tables say "n too small". Above it, the interval of a
+bounded metric (a rate, a satisfaction score) is clipped to the metric's range
+(:attr:`MetricSet.bounds`)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,8 @@ class MetricSet:
         required_info: ``info`` keys every step must report (checked on the first step, so a
             wrong env fails with a message naming the missing keys).
         recorder: ``(env, episodes) -> Recorder`` for one run.
+        bounds: metric name -> ``(low, high)``, the values the metric can take; the report
+            clips its interval to them (see :meth:`finish`).
     """
 
     env_id: str
@@ -90,6 +104,7 @@ class MetricSet:
     labels: dict[str, str] = field(default_factory=dict)
     comparison: tuple[str, ...] = ()
     required_info: tuple[str, ...] = ()
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def make_recorder(self, env: gym.Env, episodes: int) -> Recorder:
         """A recorder for a run of ``episodes`` episodes that checks the required ``info``
@@ -98,6 +113,34 @@ class MetricSet:
 
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
+
+    def finish(self, summary: MetricSummary, completed: int) -> MetricSummary:
+        """``summary`` with the report's interval rule applied to every metric.
+
+        A metric with fewer than :data:`MIN_EPISODES_FOR_CI` defined values (its non-NaN
+        per-episode values, or the completed episodes for a run-level metric) gets the interval
+        ``(nan, nan)``; any other interval is clipped to the metric's :attr:`bounds`.
+        """
+        ci95: dict[str, tuple[float, float]] = {}
+        for name, interval in summary.ci95.items():
+            if sample_size(summary.per_episode, name, completed) < MIN_EPISODES_FOR_CI:
+                ci95[name] = (NAN, NAN)
+                continue
+            lo, hi = interval
+            if name in self.bounds:
+                low, high = self.bounds[name]
+                lo, hi = float(np.clip(lo, low, high)), float(np.clip(hi, low, high))
+            ci95[name] = (lo, hi)
+        return MetricSummary(summary.metrics, ci95, summary.per_episode, summary.config)
+
+
+def sample_size(per_episode: Mapping[str, np.ndarray], name: str, completed: int) -> int:
+    """The values behind metric ``name``: its defined (non-NaN) per-episode values, or
+    ``completed`` for a metric computed over the whole run."""
+    values = per_episode.get(name)
+    if values is None:
+        return int(completed)
+    return int(np.count_nonzero(~np.isnan(np.asarray(values, dtype=np.float64)[:completed])))
 
 
 class _CheckedRecorder:
@@ -152,6 +195,7 @@ def metric_set_for(env_id: str) -> MetricSet:
         GENERIC_METRICS.recorder,
         GENERIC_METRICS.labels,
         GENERIC_METRICS.comparison,
+        bounds=GENERIC_METRICS.bounds,
     )
 
 
@@ -198,6 +242,7 @@ GENERIC_METRICS = MetricSet(
     _GenericRecorder,
     {"return": "Return", "length": "Episode length"},
     ("return", "length"),
+    bounds={"length": (0.0, math.inf)},
 )
 """The metrics of an env with no registered set: episode return and length."""
 
@@ -346,6 +391,23 @@ RECOWORLD_METRICS = MetricSet(
         "exposure_gini",
     ),
     ("slate", "clicks", "watch_time", "session_ended", "return_gap_days", "churned"),
+    bounds={
+        **dict.fromkeys(
+            (
+                "clicks",
+                "watch_time",
+                "session_length",
+                "sessions",
+                "return_gap_days",
+                "novelty",
+                "wasted_slots",
+                "instructions",
+            ),
+            (0.0, math.inf),
+        ),
+        **dict.fromkeys(("ctr", "churn_rate", "coverage", "exposure_gini"), (0.0, 1.0)),
+        "intra_list_diversity": (0.0, 2.0),
+    },
 )
 """The metrics of ``RecoWorld-v0``: :data:`RECOWORLD_EPISODE_METRICS` and
 :data:`RECOWORLD_RUN_METRICS`."""
@@ -401,6 +463,10 @@ CONVREC_METRIC_SET = MetricSet(
     {"return": "Return", "AT": "AT (turns)"},
     ("SR@5", "SR@10", "SR@15", "AT", "hDCG", "return"),
     ("success", "turn", "accepted_rank"),
+    bounds={
+        **dict.fromkeys(("SR@5", "SR@10", "SR@15", "hDCG"), (0.0, 1.0)),
+        "AT": (1.0, math.inf),
+    },
 )
 """The metrics of ``ConvRec-v0``: SR@5/10/15, AT, hDCG and return."""
 
@@ -459,6 +525,11 @@ RECOCHAT_METRIC_SET = MetricSet(
     },
     ("success_rate", "turns", "satisfaction", "left_rate", "return"),
     ("success", "satisfaction", "left", "recommended"),
+    bounds={
+        **dict.fromkeys(("success_rate", "left_rate"), (0.0, 1.0)),
+        **dict.fromkeys(("satisfaction", "final_satisfaction"), (1.0, 5.0)),
+        **dict.fromkeys(("turns", "recommendations", "failed_turns"), (0.0, math.inf)),
+    },
 )
 """The metrics of ``RecoChat-v0``: :data:`RECOCHAT_METRICS`."""
 

@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from recoworld.evaluation.metric_sets import metric_label, metric_set_for
+from recoworld.evaluation.metric_sets import (
+    MIN_EPISODES_FOR_CI,
+    metric_label,
+    metric_set_for,
+    sample_size,
+)
 from recoworld.llm import Usage
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
 
 USAGE_LABELS: dict[str, str] = {
     "calls": "LLM calls",
+    "failed_calls": "LLM failed calls",
     "prompt_tokens": "Prompt tokens",
     "completion_tokens": "Completion tokens",
     "cost_usd": "LLM cost (USD)",
@@ -47,6 +53,7 @@ USAGE_LABELS: dict[str, str] = {
 
 _USAGE_FIELDS = (
     "calls",
+    "failed_calls",
     "prompt_tokens",
     "completion_tokens",
     "cost_usd",
@@ -77,12 +84,16 @@ class UsageTotals:
     latency_s: float = 0.0
     cache_hits: int = 0
     steps: int = 0
+    failed_calls: int = 0
+    """Requests among ``calls`` that gave no usable answer (a provider error, or an answer
+    rejected as malformed): sent and paid for all the same."""
 
     @classmethod
     def of(cls, usage: Usage, steps: int) -> UsageTotals:
         """The totals of ``usage`` over ``steps`` env steps."""
         return cls(
             calls=usage.calls,
+            failed_calls=usage.failed_calls,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
@@ -159,7 +170,7 @@ class UsageTally:
         return UsageTotals.of(self._usage, self._steps)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class EvaluationReport:
     """The outcome of :func:`evaluate`.
 
@@ -170,7 +181,11 @@ class EvaluationReport:
     Attributes:
         metrics: metric name -> value (mean over episodes, or the run-level value).
         ci95: metric name -> ``(lo, hi)`` 95% interval (Student-t for per-episode metrics,
-            percentile bootstrap over episodes for ``coverage`` and ``exposure_gini``).
+            percentile bootstrap over episodes for ``coverage`` and ``exposure_gini``), clipped
+            to the values a bounded metric can take (a rate stays in ``[0, 1]``). A metric with
+            fewer than :data:`~recoworld.evaluation.metric_sets.MIN_EPISODES_FOR_CI` (5)
+            defined values has no interval: ``(nan, nan)``, shown as "n too small" in tables
+            and ``null`` in JSON.
         config: ``env_id``, ``agent``, ``episodes`` (as asked), ``seed``, what the env's metric
             set adds (``max_turns`` for ``ConvRec-v0``), ``env_kwargs`` (JSON-safe; with the
             settings a registered agent needed) and ``agent_options`` when given.
@@ -214,6 +229,74 @@ class EvaluationReport:
         """Episodes the run was asked to play."""
         return int(self.config["episodes"])
 
+    @property
+    def model_ran(self) -> bool:
+        """Whether a language model was called (or its cache read) by the env or the agent."""
+        return bool(
+            self.usage.calls
+            or self.usage.cache_hits
+            or self.agent_usage.calls
+            or self.agent_usage.cache_hits
+        )
+
+    def sample_size(self, metric: str) -> int:
+        """The values behind ``metric``: its defined per-episode values, or the completed
+        episodes for a metric computed over the whole run."""
+        return sample_size(self.per_episode, metric, int(self.episodes_completed or 0))
+
+    def interval_text(self, metric: str) -> str:
+        """``metric``'s 95% interval as table text: ``[lo, hi]``, or why there is none."""
+        value = self.metrics[metric]
+        n = self.sample_size(metric)
+        if n < MIN_EPISODES_FOR_CI:
+            return f"n too small (n={n})"
+        lo, hi = self.ci95[metric]
+        return f"[{format_number(lo, like=value)}, {format_number(hi, like=value)}]"
+
+    def __repr__(self) -> str:
+        """One line: agent, env, episodes and the main metrics (no per-episode arrays)."""
+        shown = [m for m in metric_set_for(str(self.config["env_id"])).comparison][:4]
+        if not shown:
+            shown = list(self.metrics)[:4]
+        parts = [
+            f"{name}={format_number(self.metrics[name])}" for name in shown if name in self.metrics
+        ]
+        episodes = f"episodes={self.episodes_completed}"
+        if self.stopped_early:
+            episodes += f" of {self.episodes_requested}, stopped early"
+        return (
+            f"EvaluationReport(agent={self.agent!r}, env_id={self.config['env_id']!r}, "
+            f"{episodes}, {', '.join(parts)})"
+        )
+
+    def __str__(self) -> str:
+        """The report as plain text: every metric with its interval, and the model usage when
+        a model ran (per-episode values stay in :attr:`per_episode`)."""
+        if self.stopped_early:
+            episodes = (
+                f"stopped early after {self.episodes_completed} of "
+                f"{self.episodes_requested} episodes: {self.stop_reason}"
+            )
+        else:
+            episodes = f"{self.episodes_requested} episodes, seed {self.config.get('seed')}"
+        lines = [f"{self.agent} on {self.config['env_id']} ({episodes})"]
+        labels = {name: metric_label(name) for name in self.metrics}
+        width = max((len(label) for label in labels.values()), default=0)
+        for name, value in self.metrics.items():
+            lines.append(
+                f"  {labels[name]:<{width}}  {format_number(value):>9}  {self.interval_text(name)}"
+            )
+        if self.model_ran:
+            for who, usage in (("user", self.usage), ("agent", self.agent_usage)):
+                if usage.calls or usage.cache_hits:
+                    lines.append(
+                        f"  LLM usage ({who}): {usage.calls:,} calls ({usage.failed_calls:,} "
+                        f"failed), {usage.tokens:,} tokens, "
+                        f"{format_usage('cost_usd', usage.cost_usd)}, "
+                        f"{usage.cache_hits:,} cache hits"
+                    )
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """``{"metrics", "ci95", "config", "usage", "run"}`` as JSON-safe values (NaN becomes
         ``None``); ``usage`` holds the env's (simulated user's) model usage and, under
@@ -243,9 +326,11 @@ class EvaluationReport:
         target.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         return target
 
-    def table(self, title: str | None = None) -> Table:
-        """A rich table: one row per metric with its value and 95% interval, then the LLM usage
-        (totals and per-step means); a stopped run says so in the title and caption."""
+    def table(self, title: str | None = None, *, usage: bool | None = None) -> Table:
+        """A rich table: one row per metric with its value and 95% interval ("n too small"
+        below :data:`~recoworld.evaluation.metric_sets.MIN_EPISODES_FOR_CI` values), then the
+        LLM usage (totals and per-step means) when ``usage`` is true, or when ``None`` (the
+        default) and a model ran; a stopped run says so in the title and caption."""
         config = self.config
         if self.stopped_early:
             episodes = (
@@ -261,17 +346,17 @@ class EvaluationReport:
         table.add_column("Mean", justify="right")
         table.add_column("95% CI", justify="right")
         for name, value in self.metrics.items():
-            lo, hi = self.ci95[name]
-            table.add_row(
-                metric_label(name),
-                format_number(value),
-                f"[{format_number(lo, like=value)}, {format_number(hi, like=value)}]",
-            )
-        table.add_section()
-        usage = self.usage.as_dict()
-        for name, label in USAGE_LABELS.items():
-            kind = "per step" if name.endswith("_per_step") else "total"
-            table.add_row(label, format_usage(name, usage[name]), kind)
+            table.add_row(metric_label(name), format_number(value), self.interval_text(name))
+        if usage is None:
+            usage = self.model_ran
+        if not usage:
+            return table
+        if usage is True or self.usage.calls or self.usage.cache_hits:
+            table.add_section()
+            totals = self.usage.as_dict()
+            for name, label in USAGE_LABELS.items():
+                kind = "per step" if name.endswith("_per_step") else "total"
+                table.add_row(label, format_usage(name, totals[name]), kind)
         if self.agent_usage.calls or self.agent_usage.cache_hits:
             table.add_section()
             agent_usage = self.agent_usage.as_dict()
@@ -292,7 +377,9 @@ def comparison_table(
     """A rich table with one row per metric and one column per agent.
 
     Each cell is ``mean ± half-width`` of the 95% interval; for the bootstrap intervals
-    (coverage, Gini), which need not be symmetric, the half-width is ``(hi - lo) / 2``.
+    (coverage, Gini) and clipped intervals, which need not be symmetric, the half-width is
+    ``(hi - lo) / 2``. A metric with too few values for an interval shows ``mean (n=2)`` and
+    the caption says so.
     ``metrics`` defaults to the comparison metrics of the reports' env (its metric set).
     ``usage=True`` adds the language-model usage (calls, tokens, cost and per-step means);
     ``None`` adds it when some agent's run made an LLM call or hit the cache. When a run
@@ -314,6 +401,7 @@ def comparison_table(
         table.add_column(name, justify="right")
     if stopped:
         table.add_row("Episodes completed", *(str(r.episodes_completed) for r in reports.values()))
+    too_small = False
     for metric in metrics:
         cells = []
         for report in reports.values():
@@ -321,15 +409,23 @@ def comparison_table(
                 cells.append("-")
                 continue
             value = report.metrics[metric]
+            n = report.sample_size(metric)
+            if n < MIN_EPISODES_FOR_CI:
+                too_small = True
+                cells.append(f"{format_number(value)} (n={n})")
+                continue
             lo, hi = report.ci95[metric]
             half = (hi - lo) / 2.0
             cells.append(f"{format_number(value)} ± {format_number(half, like=value)}")
         table.add_row(metric_label(metric), *cells)
+    if too_small:
+        note = f"(n=...): too few values for a 95% interval (fewer than {MIN_EPISODES_FOR_CI})"
+        table.caption = f"{table.caption}; {note}" if table.caption else note
     if usage is None:
         usage = any(r.usage.calls or r.usage.cache_hits for r in reports.values())
     if usage:
         table.add_section()
-        for name in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+        for name in ("calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost_usd"):
             table.add_row(
                 USAGE_LABELS[name],
                 *(format_usage(name, getattr(r.usage, name)) for r in reports.values()),

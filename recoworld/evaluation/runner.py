@@ -33,8 +33,9 @@ AgentSpec = str | Agent | Callable[[gym.Env], Agent]
 the env."""
 
 TrajectoryTarget = str | os.PathLike[str] | TrajectoryWriter
-"""Where trajectories go: a ``.jsonl`` path (created, or emptied), or an open
-:class:`~recoworld.evaluation.trajectories.TrajectoryWriter` that the caller closes."""
+"""Where trajectories go: a ``.jsonl`` path (a new file; an existing one is refused unless
+``overwrite=True``), or an open :class:`~recoworld.evaluation.trajectories.TrajectoryWriter` that
+the caller closes."""
 
 ResetOptions = Sequence[Mapping[str, Any] | None] | Callable[[int], Mapping[str, Any] | None]
 """Per-episode ``reset`` options: a sequence (episode ``i`` gets item ``i``) or a function of the
@@ -50,6 +51,7 @@ def evaluate(
     *,
     progress: bool = False,
     trajectories: TrajectoryTarget | None = None,
+    overwrite: bool = False,
     agent_options: Mapping[str, Any] | None = None,
     reset_options: ResetOptions | None = None,
     **env_kwargs: Any,
@@ -75,7 +77,10 @@ def evaluate(
     With ``trajectories`` (a ``.jsonl`` path, or a
     :class:`~recoworld.evaluation.trajectories.TrajectoryWriter`) every reset and step is
     written to disk as the run goes, and flushed after each episode; see
-    :mod:`recoworld.evaluation.trajectories` for the record format.
+    :mod:`recoworld.evaluation.trajectories` for the record format. A path that names an
+    existing file is refused (``FileExistsError``) unless ``overwrite=True``; the file is
+    created when the first episode begins, so a run that fails while making the env or the
+    agent leaves the disk as it was.
 
     A :class:`~recoworld.llm.CostCapExceeded` raised while an episode plays (by the env or the
     agent) stops the run cleanly: the episodes already completed make the report, which says
@@ -89,10 +94,11 @@ def evaluate(
             ``reset_options`` has fewer entries than episodes, ``trajectories`` is neither a
             path nor a writer, or the env lacks the ``info`` keys its metric set reads or
             reports a malformed ``info["usage"]``.
+        FileExistsError: ``trajectories`` names an existing file and ``overwrite`` is false.
     """
     episodes = _episodes(episodes, reset_options)
     seed = check_int("seed", seed, 0)
-    with _open_trajectories(trajectories) as writer:
+    with _open_trajectories(trajectories, overwrite) as writer:
         if progress:
             with _progress_bar() as bar:
                 task = bar.add_task(_agent_label(agent), total=episodes)
@@ -120,6 +126,7 @@ def compare(
     *,
     progress: bool = False,
     trajectories: TrajectoryTarget | None = None,
+    overwrite: bool = False,
     agent_options: Mapping[str, Mapping[str, Any]] | None = None,
     reset_options: ResetOptions | None = None,
     **env_kwargs: Any,
@@ -155,7 +162,7 @@ def compare(
         reports[key] = report
         return not report.stopped_early
 
-    with _open_trajectories(trajectories) as writer:
+    with _open_trajectories(trajectories, overwrite) as writer:
         if progress:
             with _progress_bar() as bar:
                 tasks = [
@@ -204,8 +211,11 @@ def _options_for(reset_options: ResetOptions | None, episode: int) -> dict[str, 
 
 
 @contextmanager
-def _open_trajectories(target: TrajectoryTarget | None) -> Iterator[TrajectoryWriter | None]:
-    """The writer for ``target``: opened and closed here for a path, lent for a writer."""
+def _open_trajectories(
+    target: TrajectoryTarget | None, overwrite: bool = False
+) -> Iterator[TrajectoryWriter | None]:
+    """The writer for ``target``: opened and closed here for a path (an existing file only
+    with ``overwrite``), lent for a writer."""
     if target is None:
         yield None
     elif isinstance(target, TrajectoryWriter):
@@ -217,7 +227,7 @@ def _open_trajectories(target: TrajectoryTarget | None) -> Iterator[TrajectoryWr
             target.end_episode(complete=False)
             target.flush()
     elif isinstance(target, str | os.PathLike):
-        with TrajectoryWriter(target) as writer:
+        with TrajectoryWriter(target, overwrite=overwrite) as writer:
             yield writer
     else:
         raise ValueError(f"trajectories={target!r} must be a .jsonl path or a TrajectoryWriter")
@@ -364,7 +374,7 @@ def _evaluate(
     finally:
         env.close()
     completed = outcome.episodes_completed
-    summary = recorder.summarize(completed, seed)
+    summary = metric_set.finish(recorder.summarize(completed, seed), completed)
     config: dict[str, Any] = {
         "env_id": env_id,
         "agent": agent.name,

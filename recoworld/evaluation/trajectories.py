@@ -41,14 +41,25 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-__all__ = ["OMIT", "RECORD_KEYS", "TrajectoryWriter", "jsonable", "read_trajectories"]
+from recoworld.evaluation.files import check_new_file
+
+__all__ = [
+    "OMIT",
+    "RECORD_KEYS",
+    "TrajectoryWriter",
+    "check_new_file",
+    "iter_episodes",
+    "iter_trajectories",
+    "jsonable",
+    "read_trajectories",
+]
 
 RECORD_KEYS: tuple[str, ...] = (
     "episode",
@@ -120,8 +131,12 @@ class TrajectoryWriter:
     Records of an episode are kept in memory until :meth:`end_episode`, which writes them all
     and flushes the file, so the file only ever holds whole episodes, each marked complete or
     not. :meth:`close` (and leaving a ``with`` block, normally or by an exception) writes an
-    episode still open as incomplete, then closes the file. The file is created (with its parent
-    folders) and emptied when the writer is built.
+    episode still open as incomplete, then closes the file.
+
+    The path is checked when the writer is built (an existing file is refused unless
+    ``overwrite=True``; a folder, or a folder that cannot be created, is refused), but the file
+    is created (with its parent folders) only when the first episode begins: a run that fails
+    before playing (a bad dataset path, an unknown agent) leaves an existing file untouched.
 
     :func:`~recoworld.evaluation.evaluate` drives a writer itself (``trajectories=path`` or
     ``trajectories=writer``); the methods below are for loops of your own.
@@ -130,6 +145,13 @@ class TrajectoryWriter:
         path: The ``.jsonl`` file to write.
         exclude_info: ``info`` keys left out of the records. ``action_mask`` by default: it is
             as long as the action space and says nothing that the candidates do not.
+        overwrite: replace an existing file (default: refuse it, so that a second run never
+            erases a first run's trajectories).
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false (the message names it).
+        IsADirectoryError: ``path`` is a folder.
+        OSError: the parent folder cannot be created or written.
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "run.jsonl"
@@ -143,16 +165,24 @@ class TrajectoryWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, exclude_info: Collection[str] = ("action_mask",)
+        self,
+        path: str | os.PathLike[str],
+        *,
+        exclude_info: Collection[str] = ("action_mask",),
+        overwrite: bool = False,
     ) -> None:
         if isinstance(exclude_info, str) or not all(isinstance(k, str) for k in exclude_info):
             raise ValueError(
                 f"exclude_info must be a collection of info keys (str), got {exclude_info!r}"
             )
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"overwrite={overwrite!r} must be True or False")
         self.path = Path(path)
         self.exclude_info = frozenset(exclude_info)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("w", encoding="utf-8", newline="\n")
+        self.overwrite = overwrite
+        check_new_file(self.path, overwrite=overwrite, what="trajectory file")
+        self._file: TextIO | None = None
+        self._closed = False
         self._header: dict[str, Any] | None = None
         self._pending: list[dict[str, Any]] = []
         self._steps = 0
@@ -179,7 +209,7 @@ class TrajectoryWriter:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` has been called."""
-        return self._file.closed
+        return self._closed
 
     @property
     def in_episode(self) -> bool:
@@ -198,6 +228,7 @@ class TrajectoryWriter:
                 f"episode {self._header['episode']} of {self._header['agent']!r} has not ended; "
                 "call end_episode() before begin_episode()"
             )
+        self._open_file()
         self._header = {
             "episode": int(episode),
             "seed": None if seed is None else int(seed),
@@ -242,8 +273,9 @@ class TrajectoryWriter:
             record["episode_complete"] = bool(complete)
             ordered = {key: record[key] for key in RECORD_KEYS}
             lines.append(json.dumps(ordered, ensure_ascii=False, allow_nan=False) + "\n")
-        self._file.write("".join(lines))
-        self._file.flush()
+        file = self._open_file()
+        file.write("".join(lines))
+        file.flush()
         self.records_written += len(lines)
         self.episodes_written += 1
         self._header = None
@@ -252,7 +284,7 @@ class TrajectoryWriter:
 
     def flush(self) -> None:
         """Flush written records to the operating system."""
-        if not self.closed:
+        if self._file is not None and not self.closed:
             self._file.flush()
 
     def close(self) -> None:
@@ -262,11 +294,31 @@ class TrajectoryWriter:
         try:
             self.end_episode(complete=False)
         finally:
-            self._file.close()
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
 
     def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError(f"the trajectory file {str(self.path)!r} is closed")
+
+    def _open_file(self) -> TextIO:
+        """The file, created at the first episode (exclusively, unless ``overwrite``)."""
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                if self.overwrite:
+                    file = self.path.open("w", encoding="utf-8", newline="\n")
+                else:
+                    file = self.path.open("x", encoding="utf-8", newline="\n")
+            except FileExistsError:
+                raise FileExistsError(
+                    f"{str(self.path)!r} appeared after the trajectory writer was made; "
+                    "refusing to overwrite it (pass overwrite=True to replace it)"
+                ) from None
+            self._file = file
+            return file
+        return self._file
 
     def _append(
         self,
@@ -296,19 +348,18 @@ class TrajectoryWriter:
         )
 
 
-def read_trajectories(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a trajectory file written by :class:`TrajectoryWriter`, in file order.
+def iter_trajectories(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The records of a trajectory file, one at a time, in file order (constant memory).
 
-    Blank lines are skipped. Group them by ``(agent, episode)`` for per-episode views, and keep
-    ``record["episode_complete"]`` ones for analyses that need whole episodes.
+    The file is read line by line as the iterator is consumed, so a file of any size can be
+    scanned; a broken line raises when the iterator reaches it. Blank lines are skipped.
 
     Raises:
-        FileNotFoundError: there is no such file.
+        FileNotFoundError: there is no such file (when iteration starts).
         ValueError: a line is not a JSON object with the record keys; the message names the
             file and the 1-based line number.
     """
     source = Path(path)
-    records: list[dict[str, Any]] = []
     with source.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -331,5 +382,43 @@ def read_trajectories(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                     f"{source}, line {number}: the record lacks {missing}; a trajectory record "
                     f"has the keys {list(RECORD_KEYS)}"
                 )
-            records.append(record)
-    return records
+            yield record
+
+
+def iter_episodes(path: str | os.PathLike[str]) -> Iterator[list[dict[str, Any]]]:
+    """The episodes of a trajectory file, one at a time: each a list of its records (reset
+    first), in file order. Only one episode is held in memory, so files of any size stream.
+
+    A :class:`TrajectoryWriter` writes each episode's records together, so an episode is a run
+    of consecutive records with the same ``agent`` and ``episode``. Check
+    ``records[0]["episode_complete"]`` to keep whole episodes only.
+
+    Raises the errors of :func:`iter_trajectories`.
+    """
+    episode: list[dict[str, Any]] = []
+    for record in iter_trajectories(path):
+        if episode and (record["agent"], record["episode"]) != (
+            episode[0]["agent"],
+            episode[0]["episode"],
+        ):
+            yield episode
+            episode = []
+        episode.append(record)
+    if episode:
+        yield episode
+
+
+def read_trajectories(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All records of a trajectory file written by :class:`TrajectoryWriter`, as one list.
+
+    Convenient for small files; it holds the whole file in memory. Stream large ones with
+    :func:`iter_episodes` (an episode at a time) or :func:`iter_trajectories` (a record at a
+    time). Group records by ``(agent, episode)`` for per-episode views, and keep
+    ``record["episode_complete"]`` ones for analyses that need whole episodes.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: a line is not a JSON object with the record keys; the message names the
+            file and the 1-based line number.
+    """
+    return list(iter_trajectories(path))

@@ -132,8 +132,12 @@ class AttributeGraph:
         interactions = dict(interactions or {})
         user_likes = dict(user_likes or {})
         for user in (*interactions, *user_likes):
-            if isinstance(user, bool) or not isinstance(user, int | np.integer):
-                raise ValueError(f"user id {user!r} is not an integer")
+            if (
+                isinstance(user, bool | np.bool_)
+                or not isinstance(user, int | np.integer)
+                or not -(2**63) <= int(user) < 2**63
+            ):
+                raise ValueError(f"user id {user!r} is not an integer in the int64 range")
         user_ids = np.array(sorted({int(u) for u in (*interactions, *user_likes)}), np.int64)
         user_items = _rows_to_csr(interactions, user_ids, n_items, "item row", "interactions")
         user_attr = _rows_to_csr(
@@ -403,7 +407,10 @@ def _rows_to_csr(
     rows: list[np.ndarray] = []
     columns: list[np.ndarray] = []
     for user, values in mapping.items():
-        array = np.asarray(values)
+        try:
+            array = np.asarray(values)
+        except (TypeError, ValueError):  # ragged nesting, objects numpy cannot hold
+            array = np.asarray(None)
         if array.size and (array.ndim != 1 or array.dtype.kind not in "iu"):
             raise ValueError(f"{name}[{user!r}] must be a 1-D list of integers, got {values!r}")
         array = array.astype(np.int64).ravel()

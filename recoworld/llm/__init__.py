@@ -7,7 +7,7 @@ validated against a pydantic model or a JSON schema, out; with the :class:`Usage
   ``hosted_vllm/...``), with timeouts, bounded retries and an async path with a concurrency limit.
 - :class:`CachedChatModel` over a :class:`ResponseCache`: a persistent sqlite cache, so an
   LLM-backed run replays exactly and for free.
-- :class:`MeteredChatModel` over a :class:`UsageMeter`: usage totals and a cost cap.
+- :class:`MeteredChatModel` over a :class:`UsageMeter`: usage totals, a cost cap and a token cap.
 - :class:`ScriptedChatModel`: deterministic answers for tests.
 - :class:`LocalChatModel`: the embedded offline default, SmolLM2-135M-Instruct run in process by
   llama-cpp-python (the ``llm`` extra); ``recoworld llm serve`` serves it over HTTP.
@@ -18,6 +18,7 @@ optional cache and cost cap. Wrappers compose, e.g.
 """
 
 from recoworld.llm.base import (
+    BadResponseError,
     BaseChatModel,
     ChatModel,
     ChatResponse,
@@ -27,21 +28,31 @@ from recoworld.llm.base import (
     MalformedOutputError,
     Message,
     ProviderError,
+    ProviderFailure,
     Schema,
+    TokenCapExceeded,
     Usage,
     extract_json,
     validate,
 )
-from recoworld.llm.cache import CachedChatModel, ResponseCache, cache_key, default_cache_path
+from recoworld.llm.cache import (
+    CachedChatModel,
+    CacheFileError,
+    ResponseCache,
+    cache_key,
+    default_cache_path,
+)
 from recoworld.llm.factory import make_chat_model
 from recoworld.llm.litellm_backend import LiteLLMChatModel
 from recoworld.llm.local import LocalChatModel, LocalModelUnavailable, embedded_model_path
 from recoworld.llm.scripted import ScriptedCall, ScriptedChatModel
 from recoworld.llm.settings import LLMSettings, LLMSpec
-from recoworld.llm.usage import MeteredChatModel, UsageMeter
+from recoworld.llm.usage import MeteredChatModel, UsageMeter, price_known
 
 __all__ = [
+    "BadResponseError",
     "BaseChatModel",
+    "CacheFileError",
     "CachedChatModel",
     "ChatModel",
     "ChatResponse",
@@ -57,10 +68,12 @@ __all__ = [
     "Message",
     "MeteredChatModel",
     "ProviderError",
+    "ProviderFailure",
     "ResponseCache",
     "Schema",
     "ScriptedCall",
     "ScriptedChatModel",
+    "TokenCapExceeded",
     "Usage",
     "UsageMeter",
     "cache_key",
@@ -68,5 +81,6 @@ __all__ = [
     "embedded_model_path",
     "extract_json",
     "make_chat_model",
+    "price_known",
     "validate",
 ]

@@ -41,8 +41,10 @@ class Message(TypedDict):
 class Usage:
     """What one or more calls cost. Adds with ``+`` so totals accumulate over a run.
 
-    ``calls`` counts requests that reached a provider (retries included); a response served from
-    the cache counts in ``cache_hits`` instead and costs nothing.
+    ``calls`` counts every request sent to a provider (retries and re-asks included), whether or
+    not it was answered; ``failed_calls`` counts those of them that gave no usable answer (a
+    provider error, or an answer rejected as malformed), so ``calls - failed_calls`` requests were
+    used. A response served from the cache counts in ``cache_hits`` instead and costs nothing.
     """
 
     calls: int = 0
@@ -51,6 +53,7 @@ class Usage:
     cost_usd: float = 0.0
     latency_s: float = 0.0
     cache_hits: int = 0
+    failed_calls: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -62,6 +65,7 @@ class Usage:
             cost_usd=self.cost_usd + other.cost_usd,
             latency_s=self.latency_s + other.latency_s,
             cache_hits=self.cache_hits + other.cache_hits,
+            failed_calls=self.failed_calls + other.failed_calls,
         )
 
     def __sub__(self, other: Usage) -> Usage:
@@ -75,6 +79,7 @@ class Usage:
             cost_usd=self.cost_usd - other.cost_usd,
             latency_s=self.latency_s - other.latency_s,
             cache_hits=self.cache_hits - other.cache_hits,
+            failed_calls=self.failed_calls - other.failed_calls,
         )
 
     def as_dict(self) -> dict[str, int | float]:
@@ -86,6 +91,7 @@ class Usage:
             "cost_usd": self.cost_usd,
             "latency_s": self.latency_s,
             "cache_hits": self.cache_hits,
+            "failed_calls": self.failed_calls,
         }
 
 
@@ -105,24 +111,106 @@ class ChatResponse:
 
 
 class LLMError(Exception):
-    """Base class of every error the LLM layer raises."""
+    """Base class of every error the LLM layer raises.
+
+    ``usage`` is what the failed call cost before it failed (requests sent, tokens, money), so
+    that whoever catches the error can still count it: every request sent is accounted for.
+    """
+
+    usage: Usage = Usage()
+
+
+class ProviderFailure(Exception):
+    """A provider exception as text, with credentials masked: what :class:`ProviderError` keeps
+    as ``cause`` instead of the original exception, whose message (an echoed ``Authorization``
+    header, a URL with a key) may hold the API key.
+
+    ``type_name`` is the original exception's class name, ``message`` its redacted text and
+    ``status_code`` its HTTP status, if it had one.
+    """
+
+    def __init__(self, type_name: str, message: str, status_code: int | None = None) -> None:
+        self.type_name = type_name
+        self.message = message
+        self.status_code = status_code
+        super().__init__(f"{type_name}: {message}")
+
+    @classmethod
+    def of(cls, error: BaseException, secrets: Sequence[str] = ()) -> ProviderFailure:
+        """The redacted description of ``error`` (returned as it is if already one)."""
+        if isinstance(error, ProviderFailure):
+            return error
+        status = getattr(error, "status_code", None)
+        return cls(
+            type(error).__name__,
+            redact_secrets(str(error), secrets),
+            status if isinstance(status, int) and not isinstance(status, bool) else None,
+        )
 
 
 class ProviderError(LLMError):
     """The provider failed (network, timeout, HTTP error) after the bounded retries.
 
-    Carries the model string, the number of attempts and the last underlying exception as
-    ``cause`` (also chained as ``__cause__``). Secrets found in the environment are masked out of
-    the message.
+    Carries the model string, the number of attempts and the last failure as ``cause``: a
+    :class:`ProviderFailure` (type name, redacted message, HTTP status), never the provider's
+    exception itself, so no credential it echoed survives in the message, in ``cause``, or in
+    the chain (backends raise it ``from None``: ``__cause__`` and ``__context__`` are empty).
+    ``hint``, when given, says what to do (e.g. which environment variable to set).
     """
 
-    def __init__(self, model: str, cause: BaseException, *, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        model: str,
+        cause: BaseException,
+        *,
+        attempts: int = 1,
+        usage: Usage | None = None,
+        hint: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
         self.model = model
-        self.cause = cause
+        self.cause = ProviderFailure.of(cause, secrets)
         self.attempts = attempts
-        detail = redact_secrets(f"{type(cause).__name__}: {cause}")
+        self.hint = hint
+        self.usage = usage if usage is not None else Usage(calls=attempts, failed_calls=attempts)
         plural = "attempt" if attempts == 1 else "attempts"
-        super().__init__(f"LLM call to model {model!r} failed after {attempts} {plural}: {detail}")
+        message = f"LLM call to model {model!r} failed after {attempts} {plural}: {self.cause}"
+        super().__init__(message if hint is None else f"{message}. {hint}")
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status of the last failure, if it had one."""
+        return self.cause.status_code
+
+
+class BadResponseError(ProviderError):
+    """The provider answered, but not with a usable chat completion: a body that is not JSON,
+    a truncated one, or one with no choices (``"choices": []``).
+
+    ``raw_body`` is the body as received (credentials masked, otherwise complete); the message
+    shows its start. Such an answer is not retried (a server that answers this way is
+    misconfigured, and a retry may be paid for); it counts as a failed request.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        raw_body: str,
+        problem: str,
+        *,
+        attempts: int = 1,
+        usage: Usage | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.raw_body = redact_secrets(raw_body, secrets)
+        self.problem = problem
+        preview = self.raw_body if len(self.raw_body) <= 300 else self.raw_body[:300] + "..."
+        super().__init__(
+            model,
+            ProviderFailure(type(self).__name__, f"{problem}; raw body: {preview!r}"),
+            attempts=attempts,
+            usage=usage,
+        )
 
 
 class MalformedOutputError(LLMError):
@@ -156,6 +244,8 @@ class MalformedOutputError(LLMError):
 class CostCapExceeded(LLMError):
     """The run has spent more than its cost cap; no further calls are made."""
 
+    cap_usd: float | None
+
     def __init__(self, cap_usd: float, spent_usd: float, calls: int) -> None:
         self.cap_usd = cap_usd
         self.spent_usd = spent_usd
@@ -164,6 +254,33 @@ class CostCapExceeded(LLMError):
             f"LLM cost cap of ${cap_usd:.4f} exceeded: ${spent_usd:.4f} spent over {calls} "
             "call(s). Stopping before the next call; raise cost_cap_usd or replay from the "
             "response cache to continue."
+        )
+
+
+class TokenCapExceeded(CostCapExceeded):
+    """The run has used more tokens (prompt + completion) than its token cap; no further calls
+    are made. A :class:`CostCapExceeded`, so whatever stops a run on a spent cost cap stops it
+    here too (``cap_usd`` is ``None`` when only the token cap was set)."""
+
+    def __init__(
+        self,
+        token_cap: int,
+        tokens: int,
+        calls: int,
+        *,
+        cap_usd: float | None = None,
+        spent_usd: float = 0.0,
+    ) -> None:
+        self.token_cap = token_cap
+        self.tokens = tokens
+        self.cap_usd = cap_usd
+        self.spent_usd = spent_usd
+        self.calls = calls
+        LLMError.__init__(
+            self,
+            f"LLM token cap of {token_cap} tokens exceeded: {tokens} tokens (prompt + "
+            f"completion) used over {calls} call(s). Stopping before the next call; raise "
+            "token_cap or replay from the response cache to continue.",
         )
 
 
@@ -244,13 +361,18 @@ class BaseChatModel(ABC):
         conversation = prepare_messages(messages, schema)
         usage = Usage()
         for _ in range(self.max_parse_retries + 1):
-            text, call_usage = self._generate(conversation, params, schema)
+            try:
+                text, call_usage = self._generate(conversation, params, schema)
+            except LLMError as error:
+                error.usage = usage + error.usage  # the re-asks before it were sent too
+                raise
             usage = usage + call_usage
             if schema is None:
                 return ChatResponse(text=text, usage=usage)
             parsed, errors = parse_and_validate(text, schema)
             if not errors:
                 return ChatResponse(text=text, usage=usage, parsed=parsed)
+            usage = usage + Usage(failed_calls=call_usage.calls)
             conversation = _reask(conversation, text, errors)
         raise MalformedOutputError(
             text, errors, model=self.model_name, attempts=self.max_parse_retries + 1, usage=usage
@@ -269,13 +391,18 @@ class BaseChatModel(ABC):
         conversation = prepare_messages(messages, schema)
         usage = Usage()
         for _ in range(self.max_parse_retries + 1):
-            text, call_usage = await self._agenerate(conversation, params, schema)
+            try:
+                text, call_usage = await self._agenerate(conversation, params, schema)
+            except LLMError as error:
+                error.usage = usage + error.usage  # the re-asks before it were sent too
+                raise
             usage = usage + call_usage
             if schema is None:
                 return ChatResponse(text=text, usage=usage)
             parsed, errors = parse_and_validate(text, schema)
             if not errors:
                 return ChatResponse(text=text, usage=usage, parsed=parsed)
+            usage = usage + Usage(failed_calls=call_usage.calls)
             conversation = _reask(conversation, text, errors)
         raise MalformedOutputError(
             text, errors, model=self.model_name, attempts=self.max_parse_retries + 1, usage=usage
@@ -448,11 +575,19 @@ def parse_and_validate(text: str, schema: Schema) -> tuple[Any, list[str]]:
 
 # --- secrets --------------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 SECRET_PARAM_NAMES = frozenset(
     (
         "api_key",
+        "api_token",
+        "access_token",
+        "auth_token",
+        "bearer_token",
+        "token",
+        "password",
+        "client_secret",
+        "authorization",
         "azure_ad_token",
+        "azure_ad_token_provider",
         "aws_access_key_id",
         "aws_secret_access_key",
         "aws_session_token",
@@ -461,17 +596,39 @@ SECRET_PARAM_NAMES = frozenset(
         "headers",
     )
 )
-"""Request parameters that may carry credentials; never cached, logged or accepted as options."""
+"""Request parameters that carry credentials, named exactly (case-insensitive): never cached,
+logged or accepted as options. Every other parameter (``max_tokens``, ``max_completion_tokens``,
+a schema's ``"tokens"`` property...) is an ordinary setting and part of the response-cache key."""
+
+_SECRET_ENV_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+"""Environment variables whose values are masked out of error texts (``OPENAI_API_KEY``,
+``HF_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``...): masking too much there is harmless,
+unlike in cache keys."""
+
+_BEARER = re.compile(r"(\bBearer\s+)[^\s\"',;]+", re.IGNORECASE)
 
 
 def is_secret_param(name: str) -> bool:
-    return name in SECRET_PARAM_NAMES or bool(_SECRET_NAME.search(name))
+    """Whether a request parameter carries a credential (one of :data:`SECRET_PARAM_NAMES`).
+
+    >>> is_secret_param("api_key"), is_secret_param("max_tokens")
+    (True, False)
+    """
+    return isinstance(name, str) and name.lower() in SECRET_PARAM_NAMES
 
 
-def redact_secrets(text: str) -> str:
-    """Mask the values of credential-like environment variables (``*_API_KEY``, ``*TOKEN*``,
-    ``*SECRET*``...) wherever they appear in ``text``."""
-    for name, value in os.environ.items():
-        if len(value) >= 6 and _SECRET_NAME.search(name) and value in text:
-            text = text.replace(value, "***")
-    return text
+def redact_secrets(text: str, extra_secrets: Sequence[str] = ()) -> str:
+    """Mask credentials wherever they appear in ``text``: the values of credential-like
+    environment variables (``*_API_KEY``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``...), the
+    strings in ``extra_secrets``, and whatever follows ``Bearer `` (an echoed ``Authorization``
+    header)."""
+    secrets = [
+        value
+        for name, value in os.environ.items()
+        if len(value) >= 6 and _SECRET_ENV_NAME.search(name)
+    ]
+    secrets.extend(secret for secret in extra_secrets if len(secret) >= 6)
+    for secret in sorted(secrets, key=len, reverse=True):  # a longer secret may hold a shorter
+        if secret in text:
+            text = text.replace(secret, "***")
+    return _BEARER.sub(r"\1***", text)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from recoworld.llm.base import (
     parse_and_validate,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def default_cache_path() -> Path:
     """``$XDG_CACHE_HOME/recoworld/llm_cache.sqlite``, or ``~/.cache/recoworld/...``."""
@@ -37,20 +40,19 @@ def default_cache_path() -> Path:
     return Path(base) / "recoworld" / "llm_cache.sqlite"
 
 
-def _strip_secrets(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _strip_secrets(v) for k, v in value.items() if not is_secret_param(str(k))}
-    if isinstance(value, list | tuple):
-        return [_strip_secrets(v) for v in value]
-    return value
+def _without_credentials(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The request parameters less the credentials (top level only: a key named ``"tokens"``
+    inside a schema, or ``max_tokens``, is content, not a credential)."""
+    return {str(k): v for k, v in params.items() if not is_secret_param(str(k))}
 
 
 def canonical_request(model: str, messages: Sequence[Message], params: Mapping[str, Any]) -> str:
-    """The canonical JSON of a request: sorted keys, no whitespace, credential params removed."""
+    """The canonical JSON of a request: sorted keys, no whitespace, credential parameters
+    (:data:`~recoworld.llm.base.SECRET_PARAM_NAMES`) removed; every other parameter counts."""
     request = {
         "model": model,
         "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
-        "params": _strip_secrets(params),
+        "params": _without_credentials(params),
     }
     return json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -65,6 +67,9 @@ def cache_key(model: str, messages: Sequence[Message], params: Mapping[str, Any]
     return hashlib.sha256(canonical_request(model, messages, params).encode()).hexdigest()
 
 
+_USAGE_FIELDS = frozenset(field.name for field in fields(Usage))
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     text: str
@@ -72,50 +77,146 @@ class CacheEntry:
     """What the original call cost (what the hit saved)."""
 
 
+class CacheFileError(OSError):
+    """The response-cache file cannot be used (not a sqlite database, damaged, a folder, not
+    writable, or locked by another process for longer than the busy timeout). The message names
+    the file and the fix; ``path`` is the file."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"response cache file {str(path)!r}: {problem}; {fix}")
+
+
+_BAD_FILE_FIX = "delete it (it holds only replayable answers) or choose another path for the cache"
+
+
 class ResponseCache:
-    """Response texts in one sqlite file, safe to share between threads.
+    """Response texts in one sqlite file, safe to share between threads and processes.
+
+    The file is opened in WAL journal mode with a busy timeout, so several runs (processes) can
+    read and write one cache at once: a writer waits up to ``busy_timeout_s`` for another's
+    write to finish instead of failing with "database is locked".
 
     Args:
         path: The sqlite file; its folder is created. Defaults to :func:`default_cache_path`.
+        busy_timeout_s: How long a read or write waits for another process's lock.
+
+    Raises:
+        CacheFileError: the path is a folder, or the file is not a (healthy) sqlite database,
+            or it cannot be created; the message names the file and says what to do.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 30.0
+    ) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not busy_timeout_s > 0:
+            raise ValueError(f"busy_timeout_s={busy_timeout_s!r} must be > 0 seconds")
+        if self.path.is_dir():
+            raise CacheFileError(self.path, "is a folder, not a file", "choose a file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CacheFileError(
+                self.path,
+                f"its folder cannot be created ({error.strerror or error})",
+                "choose another path for the cache",
+            ) from None
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(self.path, check_same_thread=False)
-        with self._connection:
-            self._connection.execute(
-                "CREATE TABLE IF NOT EXISTS responses ("
-                " key TEXT PRIMARY KEY, model TEXT NOT NULL, request TEXT NOT NULL,"
-                " text TEXT NOT NULL, usage TEXT NOT NULL)"
+        try:
+            self._connection = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, check_same_thread=False
             )
+        except sqlite3.Error as error:
+            raise CacheFileError(
+                self.path, f"cannot be opened ({error})", "choose another path for the cache"
+            ) from None
+        try:
+            # WAL: readers never wait for a writer, and writers of several processes take
+            # turns (within the busy timeout). synchronous=NORMAL is WAL's safe setting: a
+            # crash cannot damage the file, at worst it loses the last answers stored.
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            with self._connection:
+                self._connection.execute(
+                    "CREATE TABLE IF NOT EXISTS responses ("
+                    " key TEXT PRIMARY KEY, model TEXT NOT NULL, request TEXT NOT NULL,"
+                    " text TEXT NOT NULL, usage TEXT NOT NULL)"
+                )
+        except sqlite3.Error as error:
+            self._connection.close()
+            raise self._error(error) from None
+
+    def _error(self, error: sqlite3.Error) -> CacheFileError:
+        """The sqlite error as a :class:`CacheFileError` naming the file and the fix."""
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            fix = (
+                "another process held it longer than the busy timeout; retry, raise "
+                "busy_timeout_s, or give each run its own cache file"
+            )
+        elif "readonly" in message or "read-only" in message or "unable to open" in message:
+            fix = "make it writable or choose another path for the cache"
+        else:
+            fix = _BAD_FILE_FIX
+            message = f"is not a usable response cache ({message})"
+        return CacheFileError(self.path, message, fix)
 
     def get(self, key: str) -> CacheEntry | None:
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT text, usage FROM responses WHERE key = ?", (key,)
-            ).fetchone()
+        """The stored answer for ``key``, or ``None``.
+
+        Raises:
+            CacheFileError: the file is damaged or locked beyond the busy timeout.
+        """
+        try:
+            with self._lock:
+                row = self._connection.execute(
+                    "SELECT text, usage FROM responses WHERE key = ?", (key,)
+                ).fetchone()
+        except sqlite3.Error as error:
+            raise self._error(error) from None
         if row is None:
             return None
-        return CacheEntry(text=row[0], usage=Usage(**json.loads(row[1])))
+        try:
+            stored = json.loads(row[1])
+            usage = Usage(**{name: stored[name] for name in stored if name in _USAGE_FIELDS})
+            return CacheEntry(text=str(row[0]), usage=usage)
+        except (TypeError, ValueError) as error:
+            raise CacheFileError(
+                self.path, f"holds a damaged entry ({error})", _BAD_FILE_FIX
+            ) from None
 
     def put(self, key: str, model: str, request: str, text: str, usage: Usage) -> None:
-        """Store an answer; ``request`` is the canonical (secret-free) request, kept for audits."""
-        with self._lock, self._connection:
-            self._connection.execute(
-                "INSERT OR REPLACE INTO responses (key, model, request, text, usage)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (key, model, request, text, json.dumps(asdict(usage))),
-            )
+        """Store an answer; ``request`` is the canonical (secret-free) request, kept for audits.
+
+        Raises:
+            CacheFileError: the file is damaged, read-only or locked beyond the busy timeout.
+        """
+        try:
+            with self._lock, self._connection:
+                self._connection.execute(
+                    "INSERT OR REPLACE INTO responses (key, model, request, text, usage)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (key, model, request, text, json.dumps(asdict(usage))),
+                )
+        except sqlite3.Error as error:
+            raise self._error(error) from None
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        try:
+            with self._lock:
+                row = self._connection.execute("SELECT COUNT(*) FROM responses").fetchone()
+                count = int(row[0])
+        except sqlite3.Error as error:
+            raise self._error(error) from None
+        return count
 
     def clear(self) -> None:
-        with self._lock, self._connection:
-            self._connection.execute("DELETE FROM responses")
+        try:
+            with self._lock, self._connection:
+                self._connection.execute("DELETE FROM responses")
+        except sqlite3.Error as error:
+            raise self._error(error) from None
 
     def close(self) -> None:
         with self._lock:
@@ -136,12 +237,25 @@ class CachedChatModel:
     the stored text with ``cached=True`` and usage ``Usage(cache_hits=1)``: no calls, tokens or
     cost. With a schema, the stored text is validated again, so ``parsed`` is rebuilt exactly;
     only answers that validated are stored.
+
+    An answer that cannot be stored (the file became read-only, damaged, or stayed locked) is
+    still returned, since it was paid for: the failure is logged as a warning and counted in
+    ``failed_puts``, and the run goes on without caching that answer.
     """
 
     def __init__(self, model: ChatModel, cache: ResponseCache) -> None:
         self.model = model
         self.cache = cache
         self.model_name = model.model_name
+        self.failed_puts = 0
+        """Answers that could not be stored in the cache file (each logged as a warning)."""
+
+    def _store(self, key: str, request: str, response: ChatResponse) -> None:
+        try:
+            self.cache.put(key, self.model_name, request, response.text, response.usage)
+        except CacheFileError as error:
+            self.failed_puts += 1
+            logger.warning("answer of %s not cached: %s", self.model_name, error)
 
     @property
     def cache_params(self) -> dict[str, Any]:
@@ -189,7 +303,7 @@ class CachedChatModel:
         response = self.model.complete(
             messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
         )
-        self.cache.put(key, self.model_name, request, response.text, response.usage)
+        self._store(key, request, response)
         return response
 
     async def acomplete(
@@ -208,5 +322,5 @@ class CachedChatModel:
         response = await self.model.acomplete(
             messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
         )
-        self.cache.put(key, self.model_name, request, response.text, response.usage)
+        self._store(key, request, response)
         return response

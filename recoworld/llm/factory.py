@@ -19,6 +19,9 @@ def make_chat_model(
     cache: bool | str | os.PathLike[str] | ResponseCache | None = None,
     cost_cap_usd: float | None = None,
     api_base: str | None = None,
+    token_cap: int | None = None,
+    input_cost_per_token: float | None = None,
+    output_cost_per_token: float | None = None,
 ) -> ChatModel:
     """The chat model named by ``spec``, optionally cached and metered.
 
@@ -31,8 +34,16 @@ def make_chat_model(
             user's cache folder), a path for a cache file there, a :class:`ResponseCache`, or
             ``None``/``False`` for none. With a cache an LLM-backed run replays exactly.
         cost_cap_usd: Wrap the model in a :class:`~recoworld.llm.MeteredChatModel` whose meter
-            raises :class:`~recoworld.llm.CostCapExceeded` once this much was spent.
+            raises :class:`~recoworld.llm.CostCapExceeded` once this much was spent. For a
+            litellm model that litellm cannot price, give its prices or a ``token_cap`` too
+            (else ``ValueError``: the cap could never trigger).
         api_base: Server URL for a litellm model string (ignored otherwise).
+        token_cap: Also meter the model, and stop with
+            :class:`~recoworld.llm.TokenCapExceeded` once this many tokens (prompt +
+            completion) were used.
+        input_cost_per_token: US dollars per prompt token, for a litellm model string (with
+            ``output_cost_per_token``): the price used instead of litellm's price list.
+        output_cost_per_token: US dollars per completion token (with ``input_cost_per_token``).
 
     >>> from recoworld.llm import ScriptedChatModel
     >>> model = make_chat_model(ScriptedChatModel(["hi"]), cost_cap_usd=1.0)
@@ -45,12 +56,19 @@ def make_chat_model(
         if spec == LOCAL:
             from recoworld.llm.local import LocalChatModel
 
+            _no_prices(spec, input_cost_per_token, output_cost_per_token)
             model: ChatModel = LocalChatModel()
         else:
             from recoworld.llm.litellm_backend import LiteLLMChatModel
 
-            model = LiteLLMChatModel(spec, api_base=api_base)
+            model = LiteLLMChatModel(
+                spec,
+                api_base=api_base,
+                input_cost_per_token=input_cost_per_token,
+                output_cost_per_token=output_cost_per_token,
+            )
     elif isinstance(spec, ChatModel):
+        _no_prices(spec, input_cost_per_token, output_cost_per_token)
         model = spec
     else:
         raise ValueError(f"llm={spec!r} must be 'local', a litellm model string or a ChatModel")
@@ -62,6 +80,16 @@ def make_chat_model(
         model = CachedChatModel(model, ResponseCache(Path(cache)))
     elif cache not in (None, False):
         raise ValueError(f"cache={cache!r} must be True, False, None, a path or a ResponseCache")
-    if cost_cap_usd is not None:
-        model = MeteredChatModel(model, UsageMeter(cost_cap_usd=cost_cap_usd))
+    if cost_cap_usd is not None or token_cap is not None:
+        model = MeteredChatModel(model, UsageMeter(cost_cap_usd=cost_cap_usd, token_cap=token_cap))
     return model
+
+
+def _no_prices(spec: object, input_cost: float | None, output_cost: float | None) -> None:
+    """Prices are for litellm model strings: refuse them elsewhere rather than ignore them."""
+    if input_cost is not None or output_cost is not None:
+        what = "the embedded model (free)" if spec == LOCAL else "a ChatModel object"
+        raise ValueError(
+            "input_cost_per_token/output_cost_per_token apply to litellm model strings, not to "
+            f"{what}; a ChatModel reports its own cost"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import json
 import logging
 import math
 import os
@@ -17,11 +18,12 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
 from recoworld.llm.base import (
+    BadResponseError,
     BaseChatModel,
     GenerationParams,
     Message,
@@ -32,10 +34,23 @@ from recoworld.llm.base import (
     json_schema_of,
     redact_secrets,
 )
+from recoworld.validation import check_int, check_number
 
 logger = logging.getLogger(__name__)
 
 _RETRYABLE_STATUS = frozenset((408, 409, 429))
+
+_BAD_RESPONSE_MARKERS = (
+    "Received response - <APIResponse [200",
+    "provider returned a response with no 'choices'",
+    "'choices' that is not a list",
+    "Empty or invalid response from LLM endpoint",
+)
+"""What litellm's error text says when the provider answered (200 OK) with a body that is not a
+chat completion (litellm raises these as HTTP 500 errors)."""
+
+_MISSING_KEY_MARKERS = ("Missing credentials", "api_key client option must be set")
+"""What the OpenAI client says when no API key is set (litellm raises it as an HTTP 500)."""
 
 
 def _import_litellm() -> ModuleType:
@@ -55,12 +70,19 @@ class LiteLLMChatModel(BaseChatModel):
     Examples of model strings: ``"openai/gpt-4o-mini"``, ``"ollama/llama3.2"``,
     ``"hosted_vllm/Qwen/Qwen2.5-7B-Instruct"`` (with ``api_base``). API keys are read by litellm
     from the provider's environment variable (``OPENAI_API_KEY``...) at call time; this class
-    never takes, stores or logs one.
+    never takes, stores or logs one. A server that checks no key (``recoworld llm serve``) still
+    needs the variable set for ``openai/...`` model strings: any value, e.g.
+    ``OPENAI_API_KEY=unused``.
 
     Provider errors that may pass (timeouts, connection errors, HTTP 408/409/429/5xx) are retried
-    up to ``max_retries`` times; others (bad request, authentication) fail at once. Either way
-    the failure is raised as :class:`~recoworld.llm.base.ProviderError` naming the model and the
-    cause. The wait before retry ``k`` is:
+    up to ``max_retries`` times; others (bad request, authentication, a missing API key) fail at
+    once. Either way the failure is raised as :class:`~recoworld.llm.base.ProviderError` naming
+    the model and the cause (credentials masked; raised ``from None``, so the provider's own
+    exception, which may echo the key, is not chained); a missing or refused key names the
+    environment variable to set. An answer that is not a chat completion (a body that is not
+    JSON, truncated, or without choices) raises :class:`~recoworld.llm.base.BadResponseError`
+    with the raw body, at once. Every request sent counts in the usage, failed ones in
+    ``failed_calls`` too. The wait before retry ``k`` is:
 
     - what the provider asked for, when the error's response carries a ``Retry-After`` header
       (seconds, or an HTTP date; ``retry-after-ms`` is read too), capped at ``max_backoff_s``;
@@ -86,8 +108,14 @@ class LiteLLMChatModel(BaseChatModel):
             native structured output). The answer is validated either way.
         drop_unsupported_params: Let litellm drop parameters the provider does not take (e.g.
             ``seed``) instead of failing.
-        extra_params: Further litellm request parameters (``top_p``, ``stop``...). Credentials
-            are refused here: they come only from the environment.
+        extra_params: Further litellm request parameters (``top_p``, ``stop``,
+            ``max_completion_tokens``...); they are part of the response-cache key. Credentials
+            (:data:`~recoworld.llm.base.SECRET_PARAM_NAMES`) are refused here: they come only
+            from the environment.
+        input_cost_per_token: US dollars per prompt token; with ``output_cost_per_token``, the
+            price of every call instead of litellm's price list (``None``: litellm's price,
+            if it knows the model; ``price_known`` says whether it does).
+        output_cost_per_token: US dollars per completion token.
     """
 
     def __init__(
@@ -105,25 +133,25 @@ class LiteLLMChatModel(BaseChatModel):
         native_json_schema: bool = False,
         drop_unsupported_params: bool = True,
         extra_params: Mapping[str, Any] | None = None,
+        input_cost_per_token: float | None = None,
+        output_cost_per_token: float | None = None,
     ) -> None:
         if not isinstance(model, str) or not model:
             raise ValueError(f"model must be a non-empty litellm model string, got {model!r}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        if backoff_s < 0 or max_backoff_s < 0:
-            raise ValueError(
-                f"backoff_s and max_backoff_s must be >= 0, got {backoff_s}, {max_backoff_s}"
-            )
+        timeout = check_number("timeout", timeout, 0.0, low_open=True)
+        max_retries = check_int("max_retries", max_retries, 0)
+        backoff_s = check_number("backoff_s", backoff_s, 0.0)
+        max_backoff_s = check_number("max_backoff_s", max_backoff_s, 0.0)
         if isinstance(retry_seed, bool) or not hasattr(retry_seed, "__index__"):
             raise ValueError(f"retry_seed must be an int, got {retry_seed!r}")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        if max_parse_retries < 0:
-            raise ValueError(f"max_parse_retries must be >= 0, got {max_parse_retries}")
+        max_concurrency = check_int("max_concurrency", max_concurrency, 1)
+        max_parse_retries = check_int("max_parse_retries", max_parse_retries, 0)
+        if api_base is not None and (not isinstance(api_base, str) or not api_base):
+            raise ValueError(f"api_base={api_base!r} must be a non-empty URL string or None")
+        if extra_params is not None and not isinstance(extra_params, Mapping):
+            raise ValueError(f"extra_params={extra_params!r} must be a dict or None")
         extra = dict(extra_params or {})
-        secrets = sorted(name for name in extra if is_secret_param(name))
+        secrets = sorted(_credential_paths(extra))
         if secrets:
             raise ValueError(
                 f"extra_params may not carry credentials ({', '.join(secrets)}): set the "
@@ -138,8 +166,23 @@ class LiteLLMChatModel(BaseChatModel):
                 f"extra_params may not set {', '.join(reserved)}: use the constructor argument "
                 "or the complete() argument instead"
             )
+        if (input_cost_per_token is None) != (output_cost_per_token is None):
+            raise ValueError(
+                "input_cost_per_token and output_cost_per_token go together: give both (got "
+                f"{input_cost_per_token!r} and {output_cost_per_token!r})"
+            )
+        if input_cost_per_token is not None and output_cost_per_token is not None:
+            input_cost_per_token = check_number("input_cost_per_token", input_cost_per_token, 0.0)
+            output_cost_per_token = check_number(
+                "output_cost_per_token", output_cost_per_token, 0.0
+            )
         self._litellm = _import_litellm()
         self.model_name = model
+        self.input_cost_per_token = input_cost_per_token
+        self.output_cost_per_token = output_cost_per_token
+        self.price_known = input_cost_per_token is not None or _litellm_prices(self._litellm, model)
+        """Whether calls are priced: prices were given, or litellm's (offline) price list has
+        the model. A cost cap needs a price (or a token cap) to ever trigger."""
         self.api_base = api_base
         self.timeout = float(timeout)
         self.max_retries = max_retries
@@ -201,23 +244,46 @@ class LiteLLMChatModel(BaseChatModel):
             }
         return request
 
-    def _read(self, response: Any, latency_s: float) -> tuple[str, Usage]:
-        text = response.choices[0].message.content or ""
+    def _read(
+        self, response: Any, latency_s: float, failed: Usage, attempt: int
+    ) -> tuple[str, Usage]:
+        """The text and usage of a response; :class:`BadResponseError` if it has no choices."""
         usage = getattr(response, "usage", None)
-        try:
-            cost = float(self._litellm.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # unknown model or provider: no price, not an error
-            cost = 0.0
-        return text, Usage(
+        prompt_tokens = _count(getattr(usage, "prompt_tokens", 0))
+        completion_tokens = _count(getattr(usage, "completion_tokens", 0))
+        if self.input_cost_per_token is not None and self.output_cost_per_token is not None:
+            cost = (
+                prompt_tokens * self.input_cost_per_token
+                + completion_tokens * self.output_cost_per_token
+            )
+        else:
+            try:
+                cost = float(self._litellm.completion_cost(completion_response=response) or 0.0)
+            except Exception:  # unknown model or provider: no price (price_known says so)
+                cost = 0.0
+        call = Usage(
             calls=1,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             cost_usd=cost,
             latency_s=latency_s,
         )
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise BadResponseError(
+                self.model_name,
+                _dump(response),
+                "the answer has no choices",
+                attempts=attempt,
+                usage=failed + call + Usage(failed_calls=1),
+            )
+        message = getattr(choices[0], "message", None)
+        return str(getattr(message, "content", None) or ""), call
 
     def _retryable(self, error: BaseException) -> bool:
         exceptions = self._litellm.exceptions
+        if _is_bad_response(error) or _is_missing_key(error):
+            return False
         if isinstance(
             error,
             exceptions.Timeout
@@ -244,6 +310,44 @@ class LiteLLMChatModel(BaseChatModel):
         bound = min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
         with self._retry_lock:
             return self._retry_rng.uniform(0.0, bound)
+
+    def _give_up(self, error: BaseException, attempts: int, failed: Usage) -> ProviderError:
+        """The error to raise for the last failure (credentials masked, no chained cause)."""
+        if _is_bad_response(error):
+            raw = _raw_body(error)
+            return BadResponseError(
+                self.model_name,
+                str(error) if raw is None else raw,
+                "the provider's answer is not a chat completion"
+                + ("" if raw is None else f" ({_decode_problem(error)})"),
+                attempts=attempts,
+                usage=failed,
+            )
+        hint = None
+        missing_key = _is_missing_key(error)
+        refused_key = isinstance(error, self._litellm.exceptions.AuthenticationError)
+        if missing_key or refused_key:
+            names = " or ".join(self._key_variables()) or "the provider's API-key variable"
+            if missing_key:
+                hint = (
+                    f"No API key is set: set {names} (a server that checks no key, such as "
+                    "`recoworld llm serve`, takes any value, e.g. unused)"
+                )
+            else:
+                hint = f"The provider refused the API key: check {names}"
+        return ProviderError(self.model_name, error, attempts=attempts, usage=failed, hint=hint)
+
+    def _key_variables(self) -> list[str]:
+        """The environment variables litellm reads the key of this model from."""
+        try:
+            found = self._litellm.validate_environment(model=self.model_name)
+            names = [str(name) for name in found.get("missing_keys") or []]
+            if not names:  # the key is set (and was refused): name the provider's variable
+                provider = self._litellm.get_llm_provider(self.model_name)[1]
+                names = [f"{str(provider).upper()}_API_KEY"]
+        except Exception:  # litellm does not know the provider: say nothing wrong
+            return []
+        return [name for name in names if "KEY" in name or "TOKEN" in name]
 
     def _on_failure(self, error: BaseException, attempt: int) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give up."""
@@ -273,6 +377,7 @@ class LiteLLMChatModel(BaseChatModel):
         request = self._request(messages, params, schema)
         errors = self._provider_error_types()
         attempt = 0
+        failed = Usage()  # the attempts that failed before this one: sent, so counted
         while True:
             attempt += 1
             with self._thread_slots:
@@ -285,10 +390,15 @@ class LiteLLMChatModel(BaseChatModel):
                     failure = None
                 latency = time.perf_counter() - start
             if failure is None:
-                return self._read(response, latency)
+                text, usage = self._read(response, latency, failed, attempt)
+                return text, failed + usage
+            failed = failed + Usage(calls=1, failed_calls=1, latency_s=latency)
             wait = self._on_failure(failure, attempt)
             if wait is None:
-                raise ProviderError(self.model_name, failure, attempts=attempt) from failure
+                # from None: the provider's exception may echo the key; ProviderError keeps a
+                # redacted description of it instead.
+                raise self._give_up(failure, attempt, failed) from None
+            failure = None
             time.sleep(wait)
 
     def _slots(self) -> asyncio.Semaphore:
@@ -305,6 +415,7 @@ class LiteLLMChatModel(BaseChatModel):
         errors = self._provider_error_types()
         slots = self._slots()
         attempt = 0
+        failed = Usage()  # the attempts that failed before this one: sent, so counted
         while True:
             attempt += 1
             async with slots:
@@ -317,11 +428,97 @@ class LiteLLMChatModel(BaseChatModel):
                     failure = None
                 latency = time.perf_counter() - start
             if failure is None:
-                return self._read(response, latency)
+                text, usage = self._read(response, latency, failed, attempt)
+                return text, failed + usage
+            failed = failed + Usage(calls=1, failed_calls=1, latency_s=latency)
             wait = self._on_failure(failure, attempt)
             if wait is None:
-                raise ProviderError(self.model_name, failure, attempts=attempt) from failure
+                # from None: the provider's exception may echo the key; ProviderError keeps a
+                # redacted description of it instead.
+                raise self._give_up(failure, attempt, failed) from None
+            failure = None
             await asyncio.sleep(wait)
+
+
+_SCHEMA_PARAMS = frozenset(("response_format", "tools", "functions"))
+"""Request parameters that hold JSON schemas, whose property names are content, not
+credentials."""
+
+
+def _credential_paths(params: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Where credential-named keys sit in ``params`` (nested dicts too, e.g. ``extra_body``),
+    schemas excepted."""
+    for name, value in params.items():
+        path = f"{prefix}{name}"
+        if is_secret_param(str(name)):
+            yield path
+        elif isinstance(value, Mapping) and str(name) not in _SCHEMA_PARAMS:
+            yield from _credential_paths(value, f"{path}.")
+
+
+def _litellm_prices(litellm: ModuleType, model: str) -> bool:
+    """Whether litellm's (offline) price list has ``model``."""
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # "This model isn't mapped yet"
+        return False
+    return info.get("input_cost_per_token") is not None
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dump(response: Any) -> str:
+    """A response object as JSON text (what litellm parsed of the body)."""
+    try:
+        return str(response.model_dump_json())
+    except Exception:
+        return repr(response)
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then its cause or context, and so on."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _is_bad_response(error: BaseException) -> bool:
+    """Whether the provider answered (200 OK) with a body that is not a chat completion: litellm
+    says so, or the body failed to decode while no HTTP error status was involved."""
+    if any(marker in str(error) for marker in _BAD_RESPONSE_MARKERS):
+        return True
+    links = list(_chain(error))
+    undecodable = any(isinstance(link, json.JSONDecodeError | UnicodeDecodeError) for link in links)
+    return undecodable and not any(type(link).__name__ == "HTTPStatusError" for link in links)
+
+
+def _is_missing_key(error: BaseException) -> bool:
+    return any(marker in str(error) for marker in _MISSING_KEY_MARKERS)
+
+
+def _raw_body(error: BaseException) -> str | None:
+    """The body that failed to parse, when litellm's error chain still holds it."""
+    for link in _chain(error):
+        if isinstance(link, json.JSONDecodeError):
+            return link.doc
+        if isinstance(link, UnicodeDecodeError) and isinstance(link.object, bytes):
+            return link.object.decode("utf-8", errors="replace")
+    return None
+
+
+def _decode_problem(error: BaseException) -> str:
+    for link in _chain(error):
+        if isinstance(link, json.JSONDecodeError | UnicodeDecodeError):
+            return f"{type(link).__name__}: {link}"
+    return "unparsable"
 
 
 def retry_after_s(error: BaseException) -> float | None:

@@ -94,8 +94,12 @@ class LocalChatModel(BaseChatModel):
 
     The weights load on the first call (well under a second for the embedded model). Calls are
     serialised with a lock (llama.cpp is not thread-safe); ``acomplete`` runs them in a worker
-    thread so an asyncio program is not blocked. Cost is 0.
+    thread so an asyncio program is not blocked. Cost is 0 (``price_known`` is true): a cost cap
+    on this model is allowed but can never stop a run; a token cap can.
     """
+
+    price_known = True
+    """The price is known: the model runs here, for free."""
 
     def __init__(
         self,

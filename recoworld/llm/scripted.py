@@ -47,6 +47,9 @@ class ScriptedChatModel(BaseChatModel):
     {'item': 7}
     """
 
+    price_known = True
+    """Its price is ``cost_per_token_usd`` (0 unless given)."""
+
     def __init__(
         self,
         responses: Sequence[str | BaseException] | Callable[[list[Message]], str],

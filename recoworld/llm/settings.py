@@ -18,7 +18,8 @@ never share a usage meter or a cost cap unless the caller passes them the same
 Traceback (most recent call last):
 ...
 ValueError: llm has unknown keys ['temprature']; allowed: ['model', 'cache', 'cost_cap_usd', \
-'temperature', 'max_tokens', 'on_error', 'api_base']
+'temperature', 'max_tokens', 'on_error', 'api_base', 'token_cap', 'input_cost_per_token', \
+'output_cost_per_token']
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ class LLMSettings:
     None for the component's default (read with :meth:`on_error_or`)."""
     api_base: str | None = None
     """Server URL for a litellm model string (e.g. ``recoworld llm serve``)."""
+    token_cap: int | None = None
+    """Stop with :class:`~recoworld.llm.TokenCapExceeded` (a ``CostCapExceeded``) once this many
+    tokens (prompt + completion, every request) were used; works with or without a price."""
+    input_cost_per_token: float | None = None
+    """US dollars per prompt token of a litellm model string, instead of litellm's price list
+    (with ``output_cost_per_token``). A ``cost_cap_usd`` on a model litellm cannot price needs
+    these or a ``token_cap``: the cap could never trigger otherwise (``ValueError`` on build)."""
+    output_cost_per_token: float | None = None
+    """US dollars per completion token (with ``input_cost_per_token``)."""
 
     def __post_init__(self) -> None:
         model = self.model
@@ -89,6 +99,24 @@ class LLMSettings:
             check_choice("llm.on_error", self.on_error, ON_ERROR)
         if self.api_base is not None and (not isinstance(self.api_base, str) or not self.api_base):
             raise ValueError(f"llm.api_base={self.api_base!r} must be a non-empty URL string")
+        if self.token_cap is not None:
+            check_int("llm.token_cap", self.token_cap, 0)
+        for name in ("input_cost_per_token", "output_cost_per_token"):
+            if getattr(self, name) is not None:
+                check_number(f"llm.{name}", getattr(self, name), 0.0)
+        if (self.input_cost_per_token is None) != (self.output_cost_per_token is None):
+            raise ValueError(
+                "llm.input_cost_per_token and llm.output_cost_per_token go together: give both "
+                f"(got {self.input_cost_per_token!r} and {self.output_cost_per_token!r})"
+            )
+        if self.input_cost_per_token is not None and not (
+            isinstance(model, str) and model != "local"
+        ):
+            raise ValueError(
+                "llm.input_cost_per_token/output_cost_per_token apply to a litellm model "
+                f"string, not to llm.model={model!r} (a ChatModel reports its own cost; the "
+                "embedded model is free)"
+            )
 
     @classmethod
     def of(cls, value: LLMSpec | None, **defaults: Any) -> LLMSettings:
@@ -122,7 +150,13 @@ class LLMSettings:
     def build(self) -> ChatModel:
         """A fresh chat model for these settings (its own cache wrapper and cost meter)."""
         return make_chat_model(
-            self.model, cache=self.cache, cost_cap_usd=self.cost_cap_usd, api_base=self.api_base
+            self.model,
+            cache=self.cache,
+            cost_cap_usd=self.cost_cap_usd,
+            api_base=self.api_base,
+            token_cap=self.token_cap,
+            input_cost_per_token=self.input_cost_per_token,
+            output_cost_per_token=self.output_cost_per_token,
         )
 
     def temperature_or(self, default: float) -> float:

@@ -40,7 +40,6 @@ from recoworld.llm.base import (
     ChatModel,
     CostCapExceeded,
     LLMError,
-    MalformedOutputError,
     Usage,
 )
 from recoworld.llm.prompts import load_prompt
@@ -415,7 +414,13 @@ class AILOUser:
     def respond(
         self, utterance: str, recommended: Sequence[int], rng: np.random.Generator
     ) -> UserReply:
-        """Answer one recommender turn: ``utterance`` and the ``recommended`` item rows."""
+        """Answer one recommender turn: ``utterance`` and the ``recommended`` item rows.
+
+        A call that raises (``on_llm_error="raise"``, a spent cost cap) leaves the user as it
+        was (turns, history; its usage counts the failed request): the turn can be asked
+        again. The call's seed is drawn from ``rng`` first, so to retry exactly, restore
+        ``rng`` too (``RecoChat-v0`` does).
+        """
         if self.profile is None:
             raise RuntimeError("AILOUser.respond called before begin")
         if not isinstance(utterance, str):
@@ -426,7 +431,6 @@ class AILOUser:
             raise ValueError(
                 f"recommended item row {bad[0]} is outside 0..{self.catalog.n_items - 1}"
             )
-        self.turns += 1
         accepted = self.profile.target in items
         prompt = self.prompt.format(
             persona=self.profile.persona.describe(),
@@ -435,7 +439,7 @@ class AILOUser:
             utterance=" ".join(utterance.split()) or "(says nothing)",
             recommendations=self._recommendations_text(items, accepted),
         )
-        self.history.append(("Recommender", " ".join(utterance.split()) + self._listing(items)))
+        said = ("Recommender", " ".join(utterance.split()) + self._listing(items))
         try:
             response = self.model.complete(
                 [{"role": "user", "content": prompt}],
@@ -444,10 +448,21 @@ class AILOUser:
                 max_tokens=self.max_tokens,
                 seed=int(rng.integers(2**31)),
             )
-        except CostCapExceeded:
-            raise
         except LLMError as error:
-            return self._failed(error, accepted, utterance)
+            self.usage = self.usage + error.usage  # sent and paid for, though it failed
+            if isinstance(error, CostCapExceeded) or self.on_llm_error == "raise":
+                # The turn is not taken: the user is as it was before (the caller's ``rng``
+                # has drawn the call's seed).
+                error.add_note(
+                    f"while the AILO user answered turn {self.turns + 1} (the recommender "
+                    f"said {utterance[:80]!r})"
+                )
+                raise
+            self.turns += 1
+            self.history.append(said)
+            return self._failed(error, accepted)
+        self.turns += 1
+        self.history.append(said)
         self.usage = self.usage + response.usage
         answer = response.parsed
         if not isinstance(answer, AILOAnswer):
@@ -500,16 +515,9 @@ class AILOUser:
 
     # ----------------------------------------------------------------- failures
 
-    def _failed(self, error: LLMError, accepted: bool, utterance: str) -> UserReply:
-        if self.on_llm_error == "raise":
-            error.add_note(
-                f"while the AILO user answered turn {self.turns} (the recommender said "
-                f"{utterance[:80]!r})"
-            )
-            raise error
+    def _failed(self, error: LLMError, accepted: bool) -> UserReply:
+        """The templated reply of a turn whose call failed (``on_llm_error="fallback"``)."""
         self.failed_turns += 1
-        usage = error.usage if isinstance(error, MalformedOutputError) else Usage()
-        self.usage = self.usage + usage
         assert self.profile is not None
         if accepted:
             reply = f"Yes, {self.catalog.titles[self.profile.target]} is what I was looking for!"
@@ -524,5 +532,5 @@ class AILOUser:
             accepted=accepted,
             left=False,
             failed=True,
-            usage=usage,
+            usage=error.usage,
         )

@@ -27,7 +27,11 @@ or the template voice says it instead (counted in ``instruction_fallbacks``).
 A failed model call (provider error after its retries, malformed output after its re-asks) is
 raised with the turn it happened in (``on_llm_error="raise"``, the default), or recorded as a
 failed turn (``"fallback"``: the latent model decides that turn and a template mindset stands;
-counted in ``failed_turns``). A spent cost cap always propagates.
+counted in ``failed_turns``). A spent cost cap always propagates. An answer that came back but
+cannot be used (a mindset with no whole sentence, an answer that repeats its prompt: see
+:mod:`recoworld.simulators.answers`) is a failed turn whatever ``on_llm_error`` says, and its
+requests count in ``usage.failed_calls``; a mindset is kept in whole sentences, at most
+:data:`MINDSET_MAX_CHARS` characters.
 
 The embedded 135M model decides poorly; use ``decision_mode="latent"`` with it, and a stronger
 model through litellm to study LLM-decided behaviour.
@@ -50,6 +54,7 @@ from recoworld.llm.base import (
     Usage,
 )
 from recoworld.llm.prompts import load_prompt
+from recoworld.simulators.answers import echoes_prompt, prompt_segments, whole_sentences
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
@@ -63,6 +68,34 @@ DECISION_MODES = ("latent", "hybrid", "llm")
 PROMPT_VERSION = "v1"
 """Version of the packaged prompts (``prompts/llm_user_<part>.<version>.txt``)."""
 PROMPT_PARTS = ("reflect", "decide", "instruct")
+MINDSET_MAX_CHARS = 400
+"""Longest mindset kept, in whole sentences (the decision schema's ``maxLength`` too)."""
+INSTRUCTION_MAX_CHARS = 300
+"""Longest instruction sentence(s) kept from the model, in whole sentences."""
+
+
+def check_click_bounds(name: str, bounds: Any) -> tuple[float, float]:
+    """``(low, high)`` click-probability bounds as floats with ``0 <= low <= high <= 1``, else
+    ``ValueError`` naming ``name`` and the value.
+
+    >>> check_click_bounds("hybrid_click_bounds", [0, 1])
+    (0.0, 1.0)
+    >>> check_click_bounds("hybrid_click_bounds", 0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: hybrid_click_bounds=0.5 must be (low, high) with 0 <= low <= high <= 1
+    """
+    message = f"{name}={bounds!r} must be (low, high) with 0 <= low <= high <= 1"
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        raise ValueError(message)
+    try:
+        low = check_number(name, bounds[0], 0.0, 1.0)
+        high = check_number(name, bounds[1], 0.0, 1.0)
+    except ValueError:
+        raise ValueError(message) from None
+    if low > high:
+        raise ValueError(message)
+    return (low, high)
 
 
 @dataclass(frozen=True)
@@ -173,11 +206,7 @@ class LLMUser:
         if decision_mode not in DECISION_MODES:
             raise ValueError(f"decision_mode={decision_mode!r} must be one of {DECISION_MODES}")
         check_choice("on_llm_error", on_llm_error, ON_ERROR)
-        low, high = hybrid_click_bounds
-        if not 0.0 <= low <= high <= 1.0:
-            raise ValueError(
-                f"hybrid_click_bounds={hybrid_click_bounds!r} must satisfy 0 <= low <= high <= 1"
-            )
+        low, high = check_click_bounds("hybrid_click_bounds", hybrid_click_bounds)
         max_tokens = check_int("max_tokens", max_tokens, low=1)
         instruction_max_tokens = check_int("instruction_max_tokens", instruction_max_tokens, low=1)
         check_number("temperature", temperature, 0.0, 2.0)
@@ -191,6 +220,7 @@ class LLMUser:
         self.prompts = {
             part: load_prompt(f"llm_user_{part}", prompt_version) for part in PROMPT_PARTS
         }
+        self._segments = {part: prompt_segments(self.prompts[part]) for part in PROMPT_PARTS}
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.instruction_max_tokens = instruction_max_tokens
@@ -218,6 +248,7 @@ class LLMUser:
                 request.messages, schema=request.schema, **request.params
             )
         except LLMError as error:
+            self.usage = self.usage + error.usage  # sent and paid for, though it failed
             return error
         self.usage = self.usage + response.usage
         return response
@@ -228,6 +259,7 @@ class LLMUser:
                 request.messages, schema=request.schema, **request.params
             )
         except LLMError as error:
+            self.usage = self.usage + error.usage  # sent and paid for, though it failed
             return error
         self.usage = self.usage + response.usage
         return response
@@ -239,6 +271,30 @@ class LLMUser:
         self.failed_turns += 1
         self.last_failed = True
         self.mindset = fallback_mindset
+
+    # ------------------------------------------------------------ checkpoint
+    _STATE = (
+        "mindset",
+        "turns",
+        "failed_turns",
+        "instructions",
+        "instruction_fallbacks",
+        "last_voiced_by",
+        "last_failed",
+    )
+
+    def checkpoint(self) -> tuple[Any, ...]:
+        """The user's state (mindset and counters), for :meth:`restore`.
+
+        ``usage`` is not part of it: a call that was sent stays counted, even when the env
+        undoes the step it failed in.
+        """
+        return tuple(getattr(self, name) for name in self._STATE)
+
+    def restore(self, checkpoint: tuple[Any, ...]) -> None:
+        """Put the mindset and counters back as they were at :meth:`checkpoint`."""
+        for name, value in zip(self._STATE, checkpoint, strict=True):
+            setattr(self, name, value)
 
     # ----------------------------------------------------------------- turns
     def begin(self, mindset: str) -> None:
@@ -257,7 +313,7 @@ class LLMUser:
         request = self._decide_request(view, rng)
         if request is None:
             return _latent_decision(len(view.items))
-        return self._finish_decide(view, self._run(request), fallback_mindset)
+        return self._finish_decide(view, request, self._run(request), fallback_mindset)
 
     async def adecide(
         self, view: TurnView, rng: np.random.Generator, fallback_mindset: str
@@ -266,7 +322,7 @@ class LLMUser:
         request = self._decide_request(view, rng)
         if request is None:
             return _latent_decision(len(view.items))
-        return self._finish_decide(view, await self._arun(request), fallback_mindset)
+        return self._finish_decide(view, request, await self._arun(request), fallback_mindset)
 
     def _decide_request(self, view: TurnView, rng: np.random.Generator) -> _Request | None:
         self.last_failed = False
@@ -296,20 +352,34 @@ class LLMUser:
             "required": ["clicks", "leave", "mindset"],
             "additionalProperties": False,
         }
-        return _Request(_user_message(prompt), schema, self._params(rng, self.max_tokens))
+        return _Request(
+            _user_message(prompt),
+            schema,
+            self._params(rng, self.max_tokens),
+            "decide",
+            tuple(listing.splitlines()),
+        )
 
     def _finish_decide(
-        self, view: TurnView, response: ChatResponse | LLMError, fallback_mindset: str
+        self,
+        view: TurnView,
+        request: _Request,
+        response: ChatResponse | LLMError,
+        fallback_mindset: str,
     ) -> Decision:
         slots = len(view.items)
         if isinstance(response, LLMError):
             self._failed(response, "decided its clicks", fallback_mindset)
             return _latent_decision(slots, failed=True)
         answer = response.parsed
+        mindset = self._usable(answer["mindset"], request, MINDSET_MAX_CHARS, MINDSET_MAX_CHARS)
+        if mindset is None:  # an echo of the prompt, or no whole sentence: a malformed answer
+            self._unusable(response, fallback_mindset)
+            return _latent_decision(slots, failed=True)
         positions = {s + 1 for s, text in enumerate(view.items) if text}
         wanted = tuple(sorted(int(p) - 1 for p in answer["clicks"] if int(p) in positions))
         wants_to_leave = bool(answer["leave"])
-        self.mindset = " ".join(answer["mindset"].split())
+        self.mindset = mindset
         clicks = np.zeros(slots, np.int8)
         clicks[list(wanted)] = 1
         if self.decision_mode == "hybrid":
@@ -335,7 +405,7 @@ class LLMUser:
     ) -> None:
         """Rewrite the mindset after a turn the latent model decided (``"latent"`` mode)."""
         request = self._reflect_request(view, examined, clicks, watch_fraction, rng)
-        self._finish_reflect(self._run(request), fallback_mindset)
+        self._finish_reflect(request, self._run(request), fallback_mindset)
 
     async def areflect(
         self,
@@ -348,7 +418,7 @@ class LLMUser:
     ) -> None:
         """:meth:`reflect` on the model's async path."""
         request = self._reflect_request(view, examined, clicks, watch_fraction, rng)
-        self._finish_reflect(await self._arun(request), fallback_mindset)
+        self._finish_reflect(request, await self._arun(request), fallback_mindset)
 
     def _reflect_request(
         self,
@@ -367,19 +437,45 @@ class LLMUser:
         prompt = self.prompts["reflect"].format(
             mindset=self.mindset, items=listing, mood=_mood(view)
         )
-        return _Request(_user_message(prompt), None, self._params(rng, self.max_tokens))
+        return _Request(
+            _user_message(prompt),
+            None,
+            self._params(rng, self.max_tokens),
+            "reflect",
+            tuple(listing.splitlines()),
+        )
 
-    def _finish_reflect(self, response: ChatResponse | LLMError, fallback_mindset: str) -> None:
+    def _finish_reflect(
+        self, request: _Request, response: ChatResponse | LLMError, fallback_mindset: str
+    ) -> None:
         if isinstance(response, LLMError):
             self._failed(response, "updated its mindset", fallback_mindset)
             return
-        text = " ".join(response.text.split()).strip("\"'")
-        if not text:
-            self.failed_turns += 1
-            self.last_failed = True
-            self.mindset = fallback_mindset
+        mindset = self._usable(
+            response.text, request, MINDSET_MAX_CHARS, request.params["max_tokens"] // 2
+        )
+        if mindset is None:
+            self._unusable(response, fallback_mindset)
             return
-        self.mindset = text
+        self.mindset = mindset
+
+    def _usable(
+        self, text: str, request: _Request, max_chars: int, max_fragment_words: int
+    ) -> str | None:
+        """The model's text in whole sentences (:func:`whole_sentences`), or None when there
+        is no whole sentence or it echoes the prompt (:func:`echoes_prompt`)."""
+        text = " ".join(text.split()).strip("\"'")
+        if echoes_prompt(text, self._segments[request.part], request.listing):
+            return None
+        return whole_sentences(text, max_chars, max_fragment_words)
+
+    def _unusable(self, response: ChatResponse, fallback_mindset: str) -> None:
+        """A turn whose answer came back but cannot be used (empty, no whole sentence, an echo
+        of the prompt): a failed turn, its requests counted as failed calls."""
+        self.usage = self.usage + Usage(failed_calls=response.usage.calls)
+        self.failed_turns += 1
+        self.last_failed = True
+        self.mindset = fallback_mindset
 
     def instruct(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str:
         """The instruction sentence, in the model's words when they name one of its topics.
@@ -388,12 +484,12 @@ class LLMUser:
         says it; ``last_voiced_by`` is ``"llm"`` or ``"fallback"``.
         """
         request = self._instruct_request(instruction, rng)
-        return self._finish_instruct(instruction, self._run(request), rng)
+        return self._finish_instruct(instruction, request, self._run(request), rng)
 
     async def ainstruct(self, instruction: ReflectiveInstruction, rng: np.random.Generator) -> str:
         """:meth:`instruct` on the model's async path."""
         request = self._instruct_request(instruction, rng)
-        return self._finish_instruct(instruction, await self._arun(request), rng)
+        return self._finish_instruct(instruction, request, await self._arun(request), rng)
 
     def _instruct_request(
         self, instruction: ReflectiveInstruction, rng: np.random.Generator
@@ -404,15 +500,21 @@ class LLMUser:
             more=join_names(instruction.more_of),
             less=join_names(instruction.less_of),
         )
-        return _Request(_user_message(prompt), None, self._params(rng, self.instruction_max_tokens))
+        return _Request(
+            _user_message(prompt),
+            None,
+            self._params(rng, self.instruction_max_tokens),
+            "instruct",
+        )
 
     def _finish_instruct(
         self,
         instruction: ReflectiveInstruction,
+        request: _Request,
         response: ChatResponse | LLMError,
         rng: np.random.Generator,
     ) -> str:
-        text = ""
+        text: str | None = None
         if isinstance(response, LLMError):
             if isinstance(response, CostCapExceeded) or self.on_llm_error == "raise":
                 response.add_note(
@@ -420,10 +522,17 @@ class LLMUser:
                 )
                 raise response
         else:
-            text = " ".join(response.text.split()).strip("\"'")
-        if text and names_a_topic(text, instruction):
-            self.last_voiced_by = "llm"
-            return text
+            text = self._usable(
+                response.text,
+                request,
+                INSTRUCTION_MAX_CHARS,
+                request.params["max_tokens"] // 2,
+            )
+            if text and names_a_topic(text, instruction):
+                self.last_voiced_by = "llm"
+                return text
+            # An answer that cannot be used: counted as a failed call.
+            self.usage = self.usage + Usage(failed_calls=response.usage.calls)
         self.instruction_fallbacks += 1
         self.last_voiced_by = "fallback"
         return self.fallback_voice.render(instruction, rng)
@@ -434,6 +543,11 @@ class _Request:
     messages: list[Message]
     schema: Any
     params: dict[str, Any]
+    part: str = ""
+    """Which prompt (``"reflect"``, ``"decide"``, ``"instruct"``): its wording is what an echo
+    would repeat."""
+    listing: tuple[str, ...] = ()
+    """The lines of the item listing the prompt showed."""
 
 
 def _user_message(prompt: str) -> list[Message]:

@@ -2,8 +2,10 @@
 
 The latent user decides *what* it wants (a structured "more of X, less of Y"); the model only
 words it. A small model often words it wrong, so every sentence is checked: it must name at least
-one of the instruction's topics. A sentence that fails the check, or a failed model call, falls
-back to the template voice; both are counted, so a run reports how often the model was usable.
+one of the instruction's topics, be whole (an answer cut by the token budget keeps its whole
+sentences) and not repeat the prompt. A sentence that fails the check, or a failed model call,
+falls back to the template voice; both are counted (and a rejected answer counts as a failed call
+in ``usage``), so a run reports how often the model was usable.
 A spent cost cap (:class:`~recoworld.llm.CostCapExceeded`) is never papered over: it propagates.
 """
 
@@ -15,15 +17,19 @@ import numpy as np
 
 from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, Usage
 from recoworld.llm.prompts import load_prompt
+from recoworld.simulators.answers import echoes_prompt, prompt_segments, whole_sentences
 from recoworld.simulators.instruction import (
     InstructionVoice,
     ReflectiveInstruction,
     TemplateVoice,
     join_names,
 )
+from recoworld.validation import check_int, check_number
 
 PROMPT_VERSION = "v1"
 """Version of the packaged prompt (``prompts/instruction_voice.<version>.txt``)."""
+INSTRUCTION_MAX_CHARS = 300
+"""Longest sentence(s) kept from the model, in whole sentences."""
 
 
 def names_a_topic(text: str, instruction: ReflectiveInstruction) -> bool:
@@ -63,11 +69,14 @@ class LLMVoice:
     ) -> None:
         if not isinstance(model, ChatModel):
             raise ValueError(f"model={model!r} does not implement the ChatModel protocol")
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens={max_tokens} must be >= 1")
+        max_tokens = check_int("max_tokens", max_tokens, low=1)
+        temperature = check_number("temperature", temperature, 0.0, 2.0)
+        if fallback is not None and not isinstance(fallback, InstructionVoice):
+            raise ValueError(f"fallback={fallback!r} does not implement InstructionVoice.render")
         self.model = model
         self.fallback = fallback or TemplateVoice()
         self.prompt = load_prompt("instruction_voice", prompt_version)
+        self._segments = prompt_segments(self.prompt)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.renders = 0
@@ -90,15 +99,18 @@ class LLMVoice:
             )
         except CostCapExceeded:
             raise  # a spent budget stops the run; it is not a bad sentence to paper over
-        except LLMError:
+        except LLMError as error:
+            self.usage = self.usage + error.usage  # sent and paid for, though it failed
             self.failures += 1
             self.last_voiced_by = "fallback"
             return self.fallback.render(instruction, rng)
         self.usage = self.usage + response.usage
-        text = " ".join(response.text.split())
-        if text and names_a_topic(text, instruction):
+        text = whole_sentences(response.text, INSTRUCTION_MAX_CHARS, self.max_tokens // 2)
+        if text and not echoes_prompt(text, self._segments) and names_a_topic(text, instruction):
             self.last_voiced_by = "llm"
             return text
+        # An answer that cannot be used (cut, an echo of the prompt, no topic): a failed call.
+        self.usage = self.usage + Usage(failed_calls=response.usage.calls)
         self.fallbacks += 1
         self.last_voiced_by = "fallback"
         return self.fallback.render(instruction, rng)

@@ -5,7 +5,8 @@ their own envs and agents:
 
 * :func:`check_env_conformance`: Gymnasium's and Stable-Baselines3's ``check_env``, spaces built
   once, reproducible seeded resets, every sampled action legal, out-of-space actions refused
-  with ``ValueError``.
+  with ``ValueError``, and ``action_space.contains`` agreeing with ``step`` on the same action in
+  other types (a bool, a float, a 0-d array, a list).
 * :func:`check_determinism`: two seeded rollouts with the same actions are identical.
 * :func:`check_vector_equivalence`: a batched twin (``vector_entry_point``) with one user
   reproduces the single env step for step, and a larger batch keeps its spaces and autoreset.
@@ -27,6 +28,7 @@ from recoworld.testing.agents import check_agent_legality
 from recoworld.testing.determinism import check_determinism, check_vector_equivalence
 from recoworld.testing.env_checks import (
     DEFAULT_IGNORED_INFO_KEYS,
+    action_type_variants,
     check_env_conformance,
     out_of_space_actions,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "CheckResult",
     "ConformanceError",
     "RegistryReport",
+    "action_type_variants",
     "check_agent_legality",
     "check_determinism",
     "check_env_conformance",

@@ -22,6 +22,7 @@ from recoworld.testing.errors import ConformanceError
 __all__ = [
     "DEFAULT_IGNORED_INFO_KEYS",
     "EnvSource",
+    "action_type_variants",
     "check_env_conformance",
     "describe_env",
     "make_env",
@@ -103,6 +104,10 @@ def check_env_conformance(
        ``info["action_mask"]``, where given, of bools or 0/1 integers.
     6. Every action from :func:`out_of_space_actions` (wrong shape, out of range, NaN, bad keys
        or text) makes ``step`` raise ``ValueError``, each tried right after a reset.
+    7. ``action_space.contains`` and ``step`` agree: a sampled action recast as other types
+       (:func:`action_type_variants`: a bool, a float, a 0-d array, a list, ``None``, ...) is
+       a legal move if ``contains`` accepts it and raises ``ValueError`` if it refuses it,
+       each tried right after a reset.
 
     Args:
         env_or_id: a registered id (made with ``gym.make(env_or_id, **env_kwargs)``), an env
@@ -129,6 +134,7 @@ def check_env_conformance(
         _check_sampled_actions(env, name, seed, steps)
         _check_spaces_fixed(env, name, observation_space, action_space, "after step")
         _check_out_of_space_actions(env, name, seed)
+        _check_contains_agrees_with_step(env, name, seed)
     finally:
         if made:
             env.close()
@@ -256,6 +262,75 @@ def _check_out_of_space_actions(env: gym.Env, name: str, seed: int) -> None:
             f"{name}: the out-of-space action {short_repr(action)} ({kind}) was accepted; an "
             "action outside the action space must raise ValueError naming the value"
         )
+
+
+def _check_contains_agrees_with_step(env: gym.Env, name: str, seed: int) -> None:
+    space = env.action_space
+    space.seed(seed)
+    env.reset(seed=seed)
+    for kind, action in action_type_variants(space, space.sample()):
+        inside = _contains(space, action)
+        env.reset(seed=seed)
+        try:
+            env.step(action)
+        except Exception as error:
+            if not inside and isinstance(error, ValueError):
+                continue
+            verdict = "accepts" if inside else "refuses"
+            must = "be a legal move" if inside else "raise ValueError"
+            raise ConformanceError(
+                f"{name}: action_space.contains {verdict} the action {short_repr(action)} "
+                f"({kind}), but step raised {type(error).__name__} ({error}); it must {must}: "
+                "contains and step must agree"
+            ) from error
+        if not inside:
+            raise ConformanceError(
+                f"{name}: step accepted the action {short_repr(action)} ({kind}), which "
+                "action_space.contains refuses; contains and step must agree (refuse it with "
+                "ValueError, or accept it in the space)"
+            )
+
+
+def action_type_variants(space: spaces.Space, action: Any) -> list[tuple[str, Any]]:
+    """``(kind, variant)`` pairs: ``action``, an action inside ``space``, recast as other types.
+
+    For ``Discrete`` spaces: a Python ``int``, a numpy ``int64``, a 0-d integer array, a Python
+    and a numpy bool, a Python and a numpy float, a 0-d float array, a one-element list, a
+    string and ``None``. For array actions (``MultiDiscrete``, ``MultiBinary``, ``Box``): bool,
+    int64, int32, float64, float32 and object arrays and a nested list. Other spaces give none.
+    Some variants are inside the space and some are not; an env's ``step`` must treat each as
+    its ``action_space.contains`` says (see :func:`check_env_conformance`).
+
+    >>> [kind for kind, _ in action_type_variants(spaces.Discrete(3), 2)][:4]
+    ['Python int', 'numpy int64', '0-d integer array', 'Python bool']
+    """
+    if isinstance(space, spaces.Discrete):
+        value = int(action)
+        return [
+            ("Python int", value),
+            ("numpy int64", np.int64(value)),
+            ("0-d integer array", np.array(value, dtype=np.int64)),
+            ("Python bool", bool(value)),
+            ("numpy bool", np.bool_(value)),
+            ("Python float", float(value)),
+            ("numpy float64", np.float64(value)),
+            ("0-d float array", np.array(float(value))),
+            ("one-element list", [value]),
+            ("string", str(value)),
+            ("None", None),
+        ]
+    if isinstance(space, spaces.MultiDiscrete | spaces.MultiBinary | spaces.Box):
+        array = np.asarray(action)
+        return [
+            ("bool array", array.astype(np.bool_)),
+            ("int64 array", array.astype(np.int64)),
+            ("int32 array", array.astype(np.int32)),
+            ("float64 array", array.astype(np.float64)),
+            ("float32 array", array.astype(np.float32)),
+            ("object array", array.astype(object)),
+            ("nested list", array.tolist()),
+        ]
+    return []
 
 
 def out_of_space_actions(space: spaces.Space) -> list[tuple[str, Any]]:

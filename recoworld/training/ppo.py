@@ -34,10 +34,12 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from tqdm.auto import tqdm
 
 import recoworld  # noqa: F401  (registers the environments)
 from recoworld.training.policies import (
@@ -277,8 +279,36 @@ def make_vec_env(config: TrainConfig) -> VecEnv:
     return venv
 
 
-def train_ppo(config: TrainConfig) -> Path:
-    """Train PPO as ``config`` says; save ``model.zip`` and ``model.json``; return the zip path."""
+class TrainingProgress(BaseCallback):
+    """A tqdm bar over the training's environment steps, labelled with the algorithm and env,
+    shown from the first step (on stderr)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        super().__init__()
+        self.total = int(total)
+        self.label = label
+        self.bar: tqdm[Any] | None = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, desc=self.label, unit="step", unit_scale=True)
+
+    def _on_step(self) -> bool:
+        if self.bar is not None:
+            self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def train_ppo(config: TrainConfig, *, progress: bool = False) -> Path:
+    """Train PPO as ``config`` says; save ``model.zip`` and ``model.json``; return the zip path.
+
+    ``progress=True`` shows a tqdm bar on stderr, labelled ``"<ALGO> on <env id>"``, that
+    counts environment steps from the start of training.
+    """
     set_random_seed(config.seed)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.torch_threads)
@@ -321,7 +351,12 @@ def train_ppo(config: TrainConfig) -> Path:
         model = PPO("MultiInputPolicy", venv, policy_kwargs=policy_kwargs, **hyperparameters)
 
     started = time.perf_counter()
-    model.learn(total_timesteps=config.total_timesteps)
+    callback = (
+        TrainingProgress(config.total_timesteps, f"{config.algo.upper()} on {config.env_id}")
+        if progress
+        else None
+    )
+    model.learn(total_timesteps=config.total_timesteps, callback=callback)
     train_seconds = time.perf_counter() - started
     venv.close()
 

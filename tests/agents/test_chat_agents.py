@@ -350,6 +350,30 @@ def test_registry_llm_agent_follows_the_users_model_string_on_its_own_model():
     assert agent_llm_settings(gym.make("RecoChat-v0")).model == "local"
 
 
+def test_registry_llm_agent_keeps_the_users_token_cap_and_prices():
+    """The agent's settings carry every field of the user's but temperature, max_tokens and
+    on_error: a cost cap on an unpriced model stays enforceable through its token cap/prices."""
+    capped = {"model": "openai/fake", "token_cap": 1000, "cost_cap_usd": 1.0}
+    env = gym.make("RecoChat-v0", user="ailo", llm=capped, n_items=200)
+    settings = agent_llm_settings(env)
+    assert (settings.token_cap, settings.cost_cap_usd) == (1000, 1.0)
+    model = settings.build()  # an unpriced cost cap with a token cap: no ValueError
+    assert isinstance(model, MeteredChatModel) and model.meter is not env.unwrapped.llm.meter
+    priced = {
+        "model": "openai/fake",
+        "cost_cap_usd": 1.0,
+        "input_cost_per_token": 1e-6,
+        "output_cost_per_token": 2e-6,
+        "temperature": 0.9,
+        "max_tokens": 50,
+        "on_error": "raise",
+    }
+    settings = agent_llm_settings(gym.make("RecoChat-v0", user="ailo", llm=priced, n_items=200))
+    assert (settings.input_cost_per_token, settings.output_cost_per_token) == (1e-6, 2e-6)
+    assert (settings.temperature, settings.max_tokens, settings.on_error) == (None, None, None)
+    settings.build()
+
+
 @pytest.mark.llm
 @pytest.mark.slow
 def test_embedded_model_plays_both_sides_for_a_few_turns():

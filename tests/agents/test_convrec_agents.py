@@ -16,6 +16,32 @@ from recoworld.evaluation import evaluate
 
 LASTFM_STAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "lastfm_star"
 
+MAX_TEST_TRAIN_STEPS = 2_000
+"""The largest DQN budget a test here may give SCPR (the library's default is 20,000 turns)."""
+
+
+@pytest.fixture(autouse=True)
+def _scpr_trains_with_tiny_budgets(monkeypatch):
+    """Fail a test that would train SCPR's DQN with more than :data:`MAX_TEST_TRAIN_STEPS`
+    turns, such as building agent ``scpr`` without ``train_steps``, ``model`` or
+    ``checkpoint``: the README's test command once took 44 minutes because of two of them."""
+    try:
+        from recoworld.agents.scpr import DQNConfig, agent
+    except ImportError:  # no torch: nothing can train
+        return
+    train = agent.train_scpr_dqn
+
+    def guarded(env_kwargs, config=None, *args, **kwargs):
+        steps = (config or DQNConfig()).total_steps
+        if steps > MAX_TEST_TRAIN_STEPS:
+            raise AssertionError(
+                f"this test trains SCPR's DQN for {steps} turns; give agent 'scpr' the option "
+                f"train_steps (at most {MAX_TEST_TRAIN_STEPS}), a model or a checkpoint"
+            )
+        return train(env_kwargs, config, *args, **kwargs)
+
+    monkeypatch.setattr(agent, "train_scpr_dqn", guarded)
+
 
 @pytest.fixture(scope="module")
 def tiny_scpr():

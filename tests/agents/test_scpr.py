@@ -3,6 +3,8 @@ synthetic ConvRec-v0, legal moves in both action modes, and checkpoint round tri
 
 from __future__ import annotations
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -262,3 +264,118 @@ def test_factory_without_checkpoint_trains_scorer_and_policy():
     assert isinstance(env.unwrapped.attribute_scorer, WeightedEntropyScorer)
     obs, info = env.reset(seed=0)
     assert info["action_mask"][agent.act(obs, info)]
+
+
+# ---------------------------------------------------------------------------- train_steps, save
+
+
+def test_dqn_config_for_budget_scales_the_schedule_and_keeps_the_default():
+    from recoworld.agents.scpr import DEFAULT_TRAIN_STEPS, dqn_config_for_budget
+
+    assert DEFAULT_TRAIN_STEPS == DQNConfig().total_steps == 20_000
+    assert dqn_config_for_budget(DEFAULT_TRAIN_STEPS) == DQNConfig()
+    tiny = dqn_config_for_budget(40)
+    assert (tiny.total_steps, tiny.learning_starts, tiny.target_update_interval) == (40, 2, 1)
+    assert tiny.buffer_size == 40 and tiny.gamma == DQNConfig().gamma
+    assert dqn_config_for_budget(1).total_steps == 1
+    assert type(dqn_config_for_budget(np.int64(40)).total_steps) is int
+
+
+def test_scpr_option_train_steps_sets_the_dqn_budget_and_save_keeps_the_model(tmp_path):
+    folder = tmp_path / "trained"
+    env, agent = make_env_and_agent(
+        "ConvRec-v0",
+        "scpr",
+        seed=0,
+        agent_options={"train_steps": 40, "save": str(folder)},
+        **SMALL_ENV,
+    )
+    # 40 training turns: conversations of 1 to 14 turns each.
+    assert 40 // 14 <= len(agent.policy.training_log["success"]) <= 40
+    # The checkpoint in the folder is the model the agent plays.
+    fm, policy = load_scpr_checkpoint(folder)
+    observation = np.random.default_rng(0).random(policy.q_network.observation_dim, np.float32)
+    np.testing.assert_array_equal(policy.q_values(observation), agent.policy.q_values(observation))
+    items = np.arange(20)
+    np.testing.assert_array_equal(
+        fm.score_items(1, items, np.array([0])),
+        agent.chooser.fm.score_items(1, items, np.array([0])),
+    )
+    report = evaluate("scpr", "ConvRec-v0", 2, agent_options={"checkpoint": folder}, **SMALL_ENV)
+    assert report.config["agent"] == "scpr"
+    assert env.unwrapped.item_scorer.fm is agent.chooser.fm
+
+
+def test_scpr_train_steps_reaches_train_scpr(monkeypatch):
+    from recoworld.agents.scpr import agent as scpr_agent
+
+    seen = {}
+
+    def fake_train(env_kwargs, seed=0, *, fm_config=None, dqn_config=None, progress=True):
+        seen.update(total_steps=dqn_config.total_steps, progress=progress, seed=seed)
+        raise RuntimeError("stop after the configuration")
+
+    monkeypatch.setattr(scpr_agent, "train_scpr", fake_train)
+    with pytest.raises(RuntimeError, match="stop after"):
+        make_env_and_agent("ConvRec-v0", "scpr", seed=3, agent_options={"train_steps": 7})
+    assert seen == {"total_steps": 7, "progress": True, "seed": 3}
+    seen.clear()
+    with pytest.raises(RuntimeError, match="stop after"):
+        make_env_and_agent("ConvRec-v0", "scpr")
+    assert seen["total_steps"] == 20_000  # the documented default
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"train_steps": 0}, "train_steps=0 must be an integer >= 1"),
+        ({"train_steps": -5}, "train_steps=-5"),
+        ({"train_steps": True}, "train_steps=True"),
+        ({"train_steps": 2.5}, "train_steps=2.5"),
+        ({"train_steps": "100"}, "train_steps='100'"),
+        ({"save": 3}, "save=3 must be a folder path"),
+        ({"save": ""}, "save='' must be a folder path"),
+        ({"checkpoint": "x", "train_steps": 5}, "option train_steps applies only when"),
+        ({"checkpoint": "x", "save": "y"}, "option save applies only when"),
+        ({"train_steps": 1, "bogus": 1}, "has no option 'bogus'"),
+    ],
+)
+def test_bad_scpr_options_are_refused_before_training(monkeypatch, options, message):
+    from recoworld.agents.scpr import agent as scpr_agent
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained despite a bad option")
+
+    monkeypatch.setattr(scpr_agent, "train_scpr", no_training)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_env_and_agent("ConvRec-v0", "scpr", agent_options=options, **SMALL_ENV)
+
+
+def test_scpr_save_never_overwrites_and_is_checked_before_training(monkeypatch, tmp_path):
+    from recoworld.agents.scpr import agent as scpr_agent
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the save folder is refused")
+
+    monkeypatch.setattr(scpr_agent, "train_scpr", no_training)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    for path, what in ((full, "a folder that is not empty"), (a_file, "a file")):
+        with pytest.raises(ValueError, match=f"save=.* is {what}; .*never overwrites"):
+            make_env_and_agent("ConvRec-v0", "scpr", agent_options={"save": path}, **SMALL_ENV)
+    assert (full / "keep.txt").read_text() == "mine" and a_file.read_text() == "mine"
+    # An empty folder is fine; so is one that does not exist yet (both are trained into).
+    (tmp_path / "empty").mkdir()
+    for path in (tmp_path / "empty", tmp_path / "new"):
+        with pytest.raises(AssertionError, match="trained although"):
+            make_env_and_agent("ConvRec-v0", "scpr", agent_options={"save": path}, **SMALL_ENV)
+
+
+def test_make_agent_checks_scpr_options_too(tmp_path, fm, dqn):
+    folder = save_scpr_checkpoint(tmp_path / "scpr", fm, dqn)
+    env = gym.make("ConvRec-v0", **scpr_env_kwargs(SMALL_ENV, fm))
+    with pytest.raises(ValueError, match="option train_steps applies only when"):
+        make_agent("scpr", env, checkpoint=folder, train_steps=5)

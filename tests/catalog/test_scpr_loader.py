@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recoworld.catalog.scpr import DEFAULT_DURATION_MINUTES, ScprDataset, load_scpr
 
@@ -312,3 +315,269 @@ def test_loads_lastfm_star() -> None:
     np.testing.assert_allclose(catalog.item_topics.sum(axis=1), 1.0, atol=1e-5)
     assert catalog.popularity.sum() == pytest.approx(1.0, abs=1e-4)
     assert elapsed < 30.0, f"loading LastFM* took {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Out-of-range, duplicated and unreadable values (issue 9, items 10 and 13).
+
+
+@pytest.mark.parametrize(
+    ("stem", "content", "where"),
+    [
+        ("user_dict", {**USERS, "1": {"like": [2, 10**6]}}, r"user '1' 'like'.*1000000"),
+        ("user_dict", {**USERS, "1": {"like": [2**62]}}, r"user '1' 'like'.*" + str(2**62)),
+        (
+            "item_dict",
+            {**ITEMS, "7": {"feature_index": [0, 10**6]}},
+            r"item '7' 'feature_index'.*1000000",
+        ),
+        ("original_tag_map", {**TAG_MAP, "104": 10**6}, r"raw tag '104'.*1000000"),
+    ],
+)
+def test_attribute_id_beyond_the_vocabulary_names_file_key_and_value(
+    tmp_path: Path, stem: str, content: dict[str, Any], where: str
+) -> None:
+    # Such an id used to become the column count: 10**8 allocated gigabytes before failing.
+    root = write_scpr(tmp_path / "d", **{stem: content})
+    with pytest.raises(ValueError, match=re.escape(f"{stem}.json") + ": " + where) as info:
+        load_scpr(root, **SMALL)
+    assert "vocabulary 0..5" in str(info.value)  # 6 distinct ids used, 4 raw tags
+
+
+def test_attribute_ids_may_grow_without_gaps_or_as_far_as_the_tag_map_reaches(
+    tmp_path: Path,
+) -> None:
+    # A new id right after the others adds a column (no gap).
+    items = {**ITEMS, "30": {"feature_index": [5]}}
+    assert load_scpr(write_scpr(tmp_path / "a", item_dict=items), **SMALL).catalog.n_attributes == 6
+    # Raw tags sharing ids leave room for ids no file uses: 7 raw tags, 6 ids used, id 6 fits.
+    tags = {**TAG_MAP, "104": 0, "105": 1, "106": 2}
+    items = {**ITEMS, "30": {"feature_index": [6]}}
+    data = load_scpr(write_scpr(tmp_path / "b", item_dict=items, original_tag_map=tags), **SMALL)
+    assert data.catalog.n_attributes == 7
+    assert data.catalog.attribute_names[5] == "attribute:5"  # the unused column
+
+
+@pytest.mark.parametrize(
+    ("stem", "text", "key"),
+    [
+        ("review_dict_train", '{"0": [10], "1": [7], "0": [3]}', "'0'"),
+        ("item_dict", '{"3": {"feature_index": [1], "feature_index": [2]}}', "'feature_index'"),
+        ("original_tag_map", '{"100": 0, "101": 1, "100": 2}', "'100'"),
+        ("user_dict", '{"0": {"like": [0]}, "0": {"like": [1]}}', "'0'"),
+    ],
+)
+def test_duplicate_json_keys_are_refused_naming_file_and_key(
+    tmp_path: Path, stem: str, text: str, key: str
+) -> None:
+    root = write_scpr(tmp_path / "d", **{stem: text})
+    with pytest.raises(ValueError, match=re.escape(f"{stem}.json") + r".*repeats the key " + key):
+        load_scpr(root, **SMALL)
+
+
+@pytest.mark.parametrize(
+    ("stem", "content", "message"),
+    [
+        # "-0" would name the same user as "0".
+        ("user_dict", {**USERS, "-0": {"like": [1]}}, r"key '-0' is not an integer user id"),
+        # Beyond int64: used to end in a bare OverflowError.
+        ("item_dict", {**ITEMS, "9" * 20: {"feature_index": [0]}}, r"outside the int64 range"),
+        ("item_dict", {**ITEMS, "1" + "0" * 5000: {"feature_index": [0]}}, r"int64 range"),
+        # An integer literal longer than Python parses: used to be a ValueError without a path.
+        ("review_dict_train", '{"0": [1' + "0" * 5000 + "]}", r"cannot be read as JSON"),
+        # Nesting too deep for the parser: used to be a bare RecursionError.
+        ("user_dict", "[" * 100_000, r"nests JSON values too deeply"),
+        ("user_dict", {**USERS, "1": {"like": [1e8]}}, r"non-integer entry 100000000\.0"),
+        ("user_dict", {**USERS, "1": {"like": [float("nan")]}}, r"non-integer entry nan"),
+        ("review_dict_valid", {**VALID, "0": "3"}, r"must be a list of integers"),
+        ("original_tag_map", {**TAG_MAP, "104": -1}, r"'104' maps to -1"),
+        # Found by the probe below: used to end in a bare OverflowError.
+        ("original_tag_map", {**TAG_MAP, "104": 2**63}, r"'104' maps to .*int64 range"),
+        ("user_dict", '{"0": {"like": [0]', r"is not valid JSON"),
+    ],
+    ids=[
+        "minus-zero-key",
+        "key-beyond-int64",
+        "key-of-5001-digits",
+        "literal-of-5001-digits",
+        "deep-nesting",
+        "float-id",
+        "nan-id",
+        "string-for-list",
+        "negative-tag-id",
+        "tag-id-beyond-int64",
+        "truncated",
+    ],
+)
+def test_unreadable_values_are_value_errors_naming_the_file(
+    tmp_path: Path, stem: str, content: Any, message: str
+) -> None:
+    root = write_scpr(tmp_path / "d", **{stem: content})
+    with pytest.raises(ValueError, match=re.escape(f"{stem}.json") + ".*" + message):
+        load_scpr(root, **SMALL)
+
+
+def test_text_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    root = write_scpr(tmp_path / "d")
+    (root / "item_dict.json").write_bytes(b"\xff\xfe{\x00}\x00")
+    with pytest.raises(ValueError, match=r"item_dict\.json is not UTF-8 text"):
+        load_scpr(root, **SMALL)
+
+
+def test_a_folder_in_place_of_a_file_is_named(tmp_path: Path) -> None:
+    root = write_scpr(tmp_path / "d", user_dict=None)
+    (root / "user_dict.json").mkdir()
+    with pytest.raises(ValueError, match=re.escape(str(root / "user_dict.json")) + " is a folder"):
+        load_scpr(root, **SMALL)
+
+
+def test_too_little_data_for_the_parameters_names_the_folder(tmp_path: Path) -> None:
+    root = write_scpr(tmp_path / "d")
+    with pytest.raises(ValueError, match=r"embedding_dim=5 .*" + re.escape(str(root))):
+        load_scpr(root, n_topics=3, embedding_dim=5)
+    with pytest.raises(ValueError, match=r"n_topics=7 .*" + re.escape(str(root))):
+        load_scpr(root, n_topics=7, embedding_dim=3)
+
+
+@pytest.mark.parametrize("name", ["../outside.json", "/etc/hostname", "a/../../outside.json", ""])
+def test_read_interactions_stays_inside_the_folder(tmp_path: Path, name: str) -> None:
+    from recoworld.catalog.scpr import read_interactions
+
+    (tmp_path / "outside.json").write_text(json.dumps(TRAIN), encoding="utf-8")
+    root = write_scpr(tmp_path / "d")
+    with pytest.raises(ValueError, match="does not name a file inside the SCPR data folder"):
+        read_interactions(root, name, np.array(ITEM_ORDER))
+
+
+def test_read_interactions_reads_a_file_in_a_subfolder(tmp_path: Path) -> None:
+    from recoworld.catalog.scpr import read_interactions
+
+    root = write_scpr(tmp_path / "d")
+    (root / "splits").mkdir()
+    (root / "splits" / "test.json").write_text(json.dumps({"4": [12]}), encoding="utf-8")
+    rows = read_interactions(root, "splits/test.json", np.array(ITEM_ORDER))
+    np.testing.assert_array_equal(rows[4], [ROW[12]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Probe: fuzzed corruptions of the tiny folder. Whatever is changed, loading either succeeds
+# with a vocabulary no larger than the files, or raises a ValueError naming a file (or, for data
+# too small for the parameters, the folder): never MemoryError, KeyError, IndexError, ...
+
+FILES: dict[str, Any] = {
+    "item_dict": ITEMS,
+    "user_dict": USERS,
+    "original_tag_map": TAG_MAP,
+    "review_dict_train": TRAIN,
+    "review_dict_valid": VALID,
+}
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([-1, 0, 1, 4, 5, 6, 21, 10**8, 2**63 - 1, 2**63, -(2**63) - 1])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=6)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["0", "1", "7", "-0", "like", "feature_index", "x"]),
+            children,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+def _containers(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every list and object inside ``value`` (itself included)."""
+    if not isinstance(value, dict | list):
+        return []
+    found = [path]
+    for key, child in value.items() if isinstance(value, dict) else enumerate(value):
+        found += _containers(child, (*path, key))
+    return found
+
+
+def _integer_slots(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every integer inside ``value``: ids in lists, attribute ids of the tag map."""
+    if isinstance(value, int):
+        return [path]
+    if not isinstance(value, dict | list):
+        return []
+    found: list[tuple[Any, ...]] = []
+    for key, child in value.items() if isinstance(value, dict) else enumerate(value):
+        found += _integer_slots(child, (*path, key))
+    return found
+
+
+_IDS = st.sampled_from([-1, 5, 6, 50, 10**8, 2**62, 2**63, -(2**63) - 1]) | st.integers()
+_KINDS = ["id", "replace", "delete", "insert", "truncate", "duplicate", "splice"]
+
+
+@st.composite
+def _corruptions(draw: st.DrawFn) -> tuple[str, Any, str]:
+    """``(stem, content, kind)``: one file of the tiny folder, corrupted (``content`` for
+    :func:`write_scpr`) by a mutation of ``kind``."""
+    stem = draw(st.sampled_from(sorted(FILES)))
+    data = json.loads(json.dumps(FILES[stem]))
+    kind = draw(st.sampled_from(_KINDS))
+    if kind == "id":  # one id (an item, a user, an attribute) replaced by another integer
+        *parents, last = draw(st.sampled_from(_integer_slots(data)))
+        node = data
+        for key in parents:
+            node = node[key]
+        node[last] = draw(_IDS)
+        return stem, data, kind
+    if kind in ("replace", "delete", "insert"):
+        path = draw(st.sampled_from(_containers(data)))
+        node = data
+        for key in path:
+            node = node[key]
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        if kind == "insert" or not keys:
+            new = draw(_VALUES)
+            if isinstance(node, dict):
+                node[draw(st.sampled_from(["0", "4", "99", "-0", "007", "x", "like"]))] = new
+            else:
+                node.insert(draw(st.integers(0, len(node))), new)
+        else:
+            key = draw(st.sampled_from(keys))
+            if kind == "delete":
+                del node[key]
+            else:
+                node[key] = draw(_VALUES)
+        return stem, data, kind
+    text = json.dumps(data)
+    if kind == "truncate":
+        return stem, text[: draw(st.integers(0, len(text) - 1))], kind
+    if kind == "duplicate":  # repeat one entry of the top-level object
+        entry = draw(st.sampled_from(sorted(data)))
+        return stem, "{" + json.dumps({entry: data[entry]})[1:-1] + ", " + text[1:], kind
+    at = draw(st.integers(0, len(text)))
+    splice = draw(st.text(alphabet='{}[]",:-0123456789e.x ', max_size=6))
+    return stem, text[:at] + splice + text[at:], kind
+
+
+@settings(max_examples=60, deadline=None)
+@given(corruption=_corruptions())
+def test_probe_corrupted_files_load_or_raise_a_value_error_naming_the_file(
+    corruption: tuple[str, Any, str],
+) -> None:
+    stem, content, kind = corruption
+    with tempfile.TemporaryDirectory() as folder:
+        root = write_scpr(Path(folder) / "d", **{stem: content})
+        total_text = sum(len(p.read_text(encoding="utf-8")) for p in root.glob("*.json"))
+        try:
+            data = load_scpr(root, **SMALL)
+        except ValueError as error:
+            assert str(root) in str(error), f"the message names no file: {error}"
+        else:
+            assert kind != "duplicate", "a key repeated within a JSON object was accepted"
+            # Every attribute column is an id written somewhere in the files (a corrupted id
+            # must not become a vocabulary of its size).
+            assert data.catalog.n_attributes <= total_text

@@ -13,10 +13,12 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import recoworld
 from recoworld.catalog import Catalog, load_scpr
-from recoworld.envs.convrec import ConvRecConfig
+from recoworld.envs.convrec import REWARD_FIELDS, ConvRecConfig
 from recoworld.envs.convrec.env import (
     CANDIDATE_COUNT_BUCKETS,
     OUTCOMES,
@@ -231,8 +233,11 @@ def test_bad_constructor_arguments_name_the_argument(kwargs, message):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("max_turns", 1, "max_turns=1 must be an integer >= 2"),
-        ("top_k", 2.0, "top_k=2.0 must be an integer >= 1"),
+        ("max_turns", 1, "max_turns=1 must be an integer in [2, 10000]"),
+        ("max_turns", 10**9, "max_turns=1000000000 must be an integer in [2, 10000]"),
+        ("entropy_features", 10**9, "entropy_features=1000000000 must be an integer in"),
+        ("top_k", 2.0, "top_k=2.0 must be an integer in [1, 2147483647]"),
+        ("n_items", 2**40, "n_items=1099511627776 must be an integer in [2, 2147483647]"),
         ("entropy_features", 0, "entropy_features=0"),
         ("n_items", 1, "n_items=1"),
         ("n_users", True, "n_users=True"),
@@ -492,9 +497,12 @@ def test_convrec_is_registered():
 def test_sb3_dqn_trains_on_the_high_level_action():
     from stable_baselines3 import DQN
 
+    from recoworld.agents.scpr.threads import one_torch_thread
+
     env = gym.make("ConvRec-v0", action_mode="ask_or_recommend")
     model = DQN("MultiInputPolicy", env, learning_starts=50, buffer_size=500, seed=0)
-    model.learn(total_timesteps=200)
+    with one_torch_thread():  # a tiny network: threads only slow it down on a busy machine
+        model.learn(total_timesteps=200)
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(int(action))
@@ -623,3 +631,167 @@ def test_hand_built_networkx_graphs_are_checked():
         AttributeGraph.from_networkx(graph)
     with pytest.raises(ValueError, match="'song'"):
         AttributeGraph.from_networkx(nx.Graph([(("song", 0), ("attribute", 0))]))
+
+
+# ------------------------------------------------------------------------------ issue 9 probes
+
+
+def test_action_space_contains_agrees_with_step_on_bools():
+    # Gymnasium's Discrete counts Python's True as 1; step refuses it. Both now refuse it.
+    env = micro_env()
+    start(env)
+    for action in (True, False, np.True_, np.array(True)):
+        assert not env.action_space.contains(action), action
+        with pytest.raises(ValueError, match="is not an integer"):
+            env.step(action)
+    assert env.action_space.contains(1) and env.action_space.contains(np.array(1))
+    assert not env.action_space.contains(2**70)  # Gymnasium's raises OverflowError
+    assert not env.action_space.contains(np.array(1, dtype=object))
+    with pytest.raises(ValueError, match="is not an integer"):
+        env.step(np.array(1, dtype=object))
+
+
+_ACTIONS = st.one_of(
+    st.integers(min_value=-3, max_value=9),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.sampled_from([np.True_, np.False_, None, "1", b"1", [1], (1,), 1.0, math.nan, math.inf]),
+    st.floats(allow_nan=True),
+    st.integers(min_value=-3, max_value=9).map(np.int64),
+    st.integers(min_value=0, max_value=9).map(np.uint8),
+    st.integers(min_value=-3, max_value=9).map(np.array),
+    st.integers(min_value=0, max_value=9).map(lambda a: np.array([a])),
+    st.integers(min_value=0, max_value=9).map(float).map(np.array),
+    st.integers(min_value=0, max_value=9).map(np.float32),
+)
+
+
+_REWARD_OF = {
+    "ask_accepted": "reward_ask_suc",
+    "ask_rejected": "reward_ask_fail",
+    "rec_accepted": "reward_rec_suc",
+    "rec_rejected": "reward_rec_fail",
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(action=_ACTIONS, mode=st.sampled_from(["attribute", "ask_or_recommend"]))
+def test_probe_in_space_actions_are_moves_and_others_raise_leaving_the_env_unchanged(action, mode):
+    env, twin = micro_env(action_mode=mode), micro_env(action_mode=mode)
+    start(env)
+    start(twin)
+    if env.action_space.contains(action):
+        _, reward, _, _, info = env.step(action)
+        assert info["turn"] == 1 and info["move_outcome"] in OUTCOMES
+        index = int(np.asarray(action))
+        if index == env.recommend_action:
+            assert 1 <= len(info["recommended"]) <= env.top_k and info["asked_attribute"] == -1
+        else:
+            assert len(info["recommended"]) == 0
+            if mode == "attribute":
+                assert info["asked_attribute"] == index
+        assert reward == env.rewards[_REWARD_OF[info["move_outcome"]]]
+        return
+    with pytest.raises(ValueError, match=r"^action ") as error:
+        env.step(action)
+    assert "Discrete" in str(error.value) or "integer" in str(error.value)
+    # Unchanged: the same next move gives the same turn as in an env that never saw it.
+    after, expected = env.step(env.recommend_action), twin.step(twin.recommend_action)
+    assert after[1:4] == expected[1:4]
+    assert after[4]["turn"] == 1
+    for key in ("candidates", "recommended", "accepted_attributes", "action_mask"):
+        np.testing.assert_array_equal(after[4][key], expected[4][key])
+    for key in after[0]:
+        np.testing.assert_array_equal(after[0][key], expected[0][key])
+
+
+_JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=400),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=4),
+    st.sampled_from([np.int64(3), np.float64(2.0), np.True_, [3], {"a": 1}, (2, 1), "attribute"]),
+)
+_FIELDS = [f.name for f in dataclasses.fields(ConvRecConfig)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(field=st.sampled_from(_FIELDS), value=_JUNK)
+def test_probe_config_values_are_kept_valid_or_refused_naming_the_field(field, value):
+    try:
+        config = ConvRecConfig(**{field: value})
+    except ValueError as error:
+        assert str(error).startswith(f"{field}="), error
+        return
+    kept = getattr(config, field)
+    if field in REWARD_FIELDS:
+        assert type(kept) is float and math.isfinite(kept)
+    elif field == "action_mode":
+        assert kept in ("attribute", "ask_or_recommend")
+    elif field == "split_file":
+        assert kept is None or (isinstance(kept, str) and ".." not in kept.split("/"))
+        return  # only with dataset_path
+    else:
+        assert type(kept) is int and kept >= 0
+    env = micro_env(**{field: kept})
+    _, info = env.reset(seed=0)
+    assert info["turn"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"dataset_path": 3}, "dataset_path=3"),
+        ({"dataset_path": b"/tmp"}, "dataset_path=b'/tmp'"),
+        ({"dataset_path": ""}, "dataset_path=''"),
+        ({"interactions": {0: [1, [2]]}}, r"interactions\[0\]"),
+        ({"interactions": {2**70: [1]}}, "user id 1180591620717411303424"),
+        ({"interactions": {0: [True]}}, r"interactions\[0\]"),
+    ],
+)
+def test_world_arguments_of_the_wrong_type_name_the_argument(kwargs, name):
+    catalog = micro_catalog() if "interactions" in kwargs else None
+    with pytest.raises(ValueError, match=name):
+        ConvRecEnv(catalog=catalog, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "split_file", ["../outside.json", "sub/../../outside.json", "/etc/hostname", "."]
+)
+def test_split_file_must_stay_inside_the_data_folder(tmp_path, split_file):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_scpr_folder(data)
+    # A readable interaction file right outside the folder: it used to be read.
+    (tmp_path / "outside.json").write_text(json.dumps({"3": [105]}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"split_file=.*inside the dataset_path folder"):
+        ConvRecConfig(split_file=split_file)
+    with pytest.raises(ValueError, match=r"split_file=.*inside the dataset_path folder"):
+        gym.make("ConvRec-v0", dataset_path=data, split_file=split_file)
+
+
+def test_split_file_may_name_a_file_in_a_subfolder(tmp_path):
+    write_scpr_folder(tmp_path)
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "test.json").write_text(json.dumps({"3": [105]}), encoding="utf-8")
+    env = ConvRecEnv(dataset_path=tmp_path, split_file="splits/test.json")
+    np.testing.assert_array_equal(env.pairs, [[3, 5]])
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        ("user_dict.json", lambda d: d["0"].update(like=[10**8]), r"user '0' 'like'.*100000000"),
+        ("item_dict.json", lambda d: d["100"].update(feature_index=[10**8]), r"item '100'"),
+        ("original_tag_map.json", lambda d: d.update({"999": 10**8}), r"raw tag '999'"),
+    ],
+)
+def test_out_of_range_attribute_ids_are_refused_before_allocating(tmp_path, file, change, message):
+    write_scpr_folder(tmp_path)
+    data = json.loads((tmp_path / file).read_text(encoding="utf-8"))
+    change(data)
+    (tmp_path / file).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(file) + ": " + message):
+        ConvRecEnv(dataset_path=tmp_path)

@@ -109,6 +109,7 @@ def test_values_are_normalized():
         slate_size=np.int32(4),
         click_weight=2,
         hybrid_click_bounds=[0, 1],
+        user_model="llm",
         llm="openai/gpt-4o-mini",
     )
     assert type(config.num_candidates) is int and type(config.slate_size) is int
@@ -116,8 +117,46 @@ def test_values_are_normalized():
     assert config.hybrid_click_bounds == (0.0, 1.0)
     assert config.llm == LLMSettings(model="openai/gpt-4o-mini")
     model = ScriptedChatModel([])
-    assert RecoWorldConfig(llm=model).llm.model is model
-    assert RecoWorldConfig(llm={"model": model, "temperature": 0.2}).llm.temperature == 0.2
+    assert RecoWorldConfig(user_model="llm", llm=model).llm.model is model
+    with_temperature = RecoWorldConfig(user_model="llm", llm={"model": model, "temperature": 0.2})
+    assert with_temperature.llm.temperature == 0.2
+
+
+@pytest.mark.parametrize(
+    ("settings_", "named"),
+    [
+        ({"llm": "openai/gpt-4o-mini"}, "llm={'model': 'openai/gpt-4o-mini'}"),
+        ({"llm": {"cost_cap_usd": 1.0}}, "llm={'cost_cap_usd': 1.0}"),
+        ({"llm": {"on_error": "fallback"}}, "llm={'on_error': 'fallback'}"),
+        ({"hybrid_click_bounds": (0.2, 0.8)}, "hybrid_click_bounds=(0.2, 0.8)"),
+        ({"instruction_max_tokens": 12}, "instruction_max_tokens=12"),
+    ],
+)
+def test_llm_user_settings_given_to_the_latent_user_are_refused_by_name(settings_, named):
+    """Issue 9, item 12: they were silently ignored."""
+    with pytest.raises(ValueError, match="set with user_model='latent'") as error:
+        RecoWorldEnv(**settings_)
+    assert str(error.value).startswith(named)
+    assert RecoWorldConfig(user_model="llm", **settings_).user_model == "llm"
+
+
+@pytest.mark.parametrize(
+    ("llm", "message"),
+    [
+        ({"model": 12345}, "llm.model=12345"),
+        ({"cost_cap_usd": -1}, "llm.cost_cap_usd=-1"),
+        ({"on_error": "ignore"}, "llm.on_error='ignore'"),
+        ({"cache": 3.5}, "llm.cache=3.5"),
+        ({"bogus": 1}, "llm has unknown keys ['bogus']"),
+    ],
+)
+@pytest.mark.parametrize("user_model", ["latent", "llm"])
+def test_llm_settings_are_validated_whatever_the_user_model(llm, message, user_model):
+    with pytest.raises(ValueError) as error:
+        RecoWorldConfig(user_model=user_model, llm=llm)
+    assert message in str(error.value)
+    with pytest.raises(ValueError, match=r"hybrid_click_bounds=\(2, 1\)"):
+        RecoWorldConfig(user_model=user_model, hybrid_click_bounds=(2, 1))
 
 
 def test_structured_instruction_defaults_by_user_model():
@@ -131,7 +170,7 @@ def test_the_catalog_bound_is_checked_where_the_catalog_is_known(small_catalog):
     config = RecoWorldConfig(num_candidates=500)  # fine for the default 1000-item catalog
     with pytest.raises(ValueError, match="num_candidates=500 exceeds the catalog's 200 items"):
         RecoWorldEnv(config, catalog=small_catalog)
-    with pytest.raises(ValueError, match="num_candidates=2000 exceeds the catalog's 1000 items"):
+    with pytest.raises(ValueError, match="num_candidates=2000 exceeds n_items=1000, the items of"):
         RecoWorldEnv(num_candidates=2000)
     # n_items only sizes the default catalog: a larger given catalog is what counts.
     env = RecoWorldEnv(num_candidates=150, n_items=100, catalog=small_catalog)
@@ -222,7 +261,7 @@ def test_a_bad_value_is_refused_naming_its_field(data):
 @pytest.mark.parametrize(
     ("settings_", "message"),
     [
-        ({"slate_size": 0}, "slate_size=0 must be an integer >= 1"),
+        ({"slate_size": 0}, "slate_size=0 must be an integer in [1, 2147483647]"),
         ({"num_candidates": 5}, "slate_size=10 exceeds num_candidates=5"),
         ({"return_horizon_days": 0}, "return_horizon_days=0 must be a finite number > 0.0"),
         ({"action_type": "rank"}, "action_type='rank' must be one of ('slate', 'scores')"),

@@ -60,7 +60,7 @@ def test_llm_users_keep_the_latent_dynamics_and_call_concurrently():
     plain = run(make(6), 40)
     llm = run(make(6, user_model="llm", llm=model), 40)
     for a, b in zip(plain[1:], llm[1:], strict=True):
-        np.testing.assert_array_equal(a[1]["clicks"], b[1]["clicks"])
+        np.testing.assert_array_equal(a[1]["click_counts"], b[1]["click_counts"])
         np.testing.assert_array_equal(a[2], b[2])
         np.testing.assert_array_equal(a[1]["instructed"], b[1]["instructed"])
     assert model.most_in_flight > 1, "the users' calls should overlap on the async path"

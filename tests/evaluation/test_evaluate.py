@@ -25,12 +25,12 @@ SMALL = {"num_candidates": 40, "slate_size": 5}
 
 
 def test_metrics_keys_and_consistency():
-    report = evaluate("greedy", episodes=3, seed=0, **SMALL)
+    report = evaluate("greedy", episodes=5, seed=0, **SMALL)
     assert isinstance(report, EvaluationReport)
     assert set(report.metrics) == set(RECOWORLD_EPISODE_METRICS) | set(RECOWORLD_RUN_METRICS)
     assert set(report.ci95) == set(report.metrics)
     for name, values in report.per_episode.items():
-        assert values.shape == (3,), name
+        assert values.shape == (5,), name
     episode = report.per_episode
     turns = episode["session_length"] * episode["sessions"]
     shown = turns * SMALL["slate_size"] - episode["wasted_slots"]
@@ -42,7 +42,7 @@ def test_metrics_keys_and_consistency():
     assert report.config == {
         "env_id": "RecoWorld-v0",
         "agent": "greedy",
-        "episodes": 3,
+        "episodes": 5,
         "seed": 0,
         "env_kwargs": SMALL,
     }
@@ -82,13 +82,13 @@ def test_oracle_beats_random_by_a_real_margin():
 
 
 def test_json_has_exactly_the_report_keys(tmp_path):
-    report = evaluate("popular", episodes=2, seed=0, **SMALL)
+    report = evaluate("popular", episodes=5, seed=0, **SMALL)
     path = report.to_json(tmp_path / "nested" / "report.json")
     data = json.loads(path.read_text())
     assert set(data) == {"metrics", "ci95", "config", "usage", "run"}
     assert data["run"] == {
-        "episodes_requested": 2,
-        "episodes_completed": 2,
+        "episodes_requested": 5,
+        "episodes_completed": 5,
         "stopped_early": False,
         "stop_reason": None,
         "incomplete_episode": None,

@@ -85,6 +85,7 @@ def test_usage_is_in_the_json_and_the_table(narrated, tmp_path):
     assert agent_usage["calls"] == 0 and agent_usage["steps"] == 4  # greedy calls no model
     assert data["usage"] == {
         "calls": 4,
+        "failed_calls": 0,
         "prompt_tokens": 12,
         "completion_tokens": 12,
         "cost_usd": pytest.approx(0.024),

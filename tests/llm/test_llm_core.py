@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -185,6 +186,7 @@ def test_usage_adds_field_by_field():
         "cost_usd",
         "latency_s",
         "cache_hits",
+        "failed_calls",
     }
 
 
@@ -287,14 +289,16 @@ def test_cache_keys_and_file_exclude_credentials(tmp_path: Path):
     )
     assert cache_key("m", ASK, {"top_p": 0.9}) != cache_key("m", ASK, {"top_p": 0.8})
     inner = ScriptedChatModel(["fine"])
-    inner.cache_params = {"api_key": secret, "nested": {"aws_secret_access_key": secret}}
+    inner.cache_params = {"api_key": secret, "Authorization": secret, "nested": {"tokens": 3}}
     path = tmp_path / "c.sqlite"
     with ResponseCache(path) as cache:
         CachedChatModel(inner, cache).complete(ASK)
     assert secret.encode() not in path.read_bytes()
     with sqlite3.connect(path) as connection:
         (request,) = connection.execute("SELECT request FROM responses").fetchone()
-    assert "api_key" not in request and "nested" in request
+    # Credentials are top-level request parameters named exactly; nested keys are content.
+    assert "api_key" not in request and "Authorization" not in request
+    assert json.loads(request)["params"]["nested"] == {"tokens": 3}
 
 
 def test_default_cache_path_follows_xdg(monkeypatch, tmp_path: Path):

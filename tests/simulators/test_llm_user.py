@@ -155,6 +155,71 @@ def test_instruction_is_checked_against_its_structure():
     assert text in {t.format(more="jazz", less="metal") for t in TemplateVoice().templates}
 
 
+def reflect_once(answer, **kwargs):
+    model = ScriptedChatModel(answer if callable(answer) else [answer])
+    user = LLMUser(model, **kwargs)
+    user.begin("I'm in the mood for jazz.")
+    off = np.zeros(4, bool)
+    user.reflect(VIEW, off, off, np.zeros(4), np.random.default_rng(0), "template mood.")
+    return user, model
+
+
+def test_a_mindset_cut_by_the_token_budget_keeps_its_whole_sentences():
+    """Issue 9, item 18: mindsets were cut mid-sentence."""
+    user, _ = reflect_once("The calm jazz was lovely. The metal was far too loud and I kept")
+    assert user.mindset == "The calm jazz was lovely."
+    assert user.failed_turns == 0
+    # A long answer keeps whole sentences within the bound, never a part of one.
+    long = " ".join(f"Sentence number {i} is about the jazz I heard." for i in range(40))
+    user, _ = reflect_once(long)
+    assert len(user.mindset) <= 400 and user.mindset.endswith("heard.")
+    assert long.startswith(user.mindset)
+    # A short answer without a full stop was not cut: it is kept, as a sentence.
+    user, _ = reflect_once("Calm jazz suits me")
+    assert user.mindset == "Calm jazz suits me."
+
+
+def test_a_mindset_with_no_whole_sentence_is_a_failed_turn():
+    words = " ".join(["and then the jazz went on"] * 8)  # 48 words, no sentence end
+    user, _ = reflect_once(words, max_tokens=64)
+    assert user.mindset == "template mood." and user.failed_turns == 1 and user.last_failed
+    assert user.usage.calls == 1 and user.usage.failed_calls == 1
+
+
+def test_an_answer_that_echoes_the_prompt_is_rejected():
+    """Issue 9, item 18: a mindset once repeated the prompt instead of answering it."""
+    user, _ = reflect_once(lambda messages: messages[-1]["content"])
+    assert user.mindset == "template mood." and user.failed_turns == 1
+    assert user.usage.failed_calls == 1
+    user, _ = reflect_once('Your mindset so far: "I\'m in the mood for jazz." Fine.')
+    assert user.mindset == "template mood."
+    user, _ = reflect_once("1. Blue Jazz #1: jazz, calm -> you stopped before reaching it.")
+    assert user.mindset == "template mood."
+    # The instruction prompt names the topics, so its echo would pass the topic check.
+    echo = LLMUser(ScriptedChatModel(lambda messages: messages[-1]["content"]))
+    echo.begin("bored")
+    text = echo.instruct(INSTRUCTION, np.random.default_rng(0))
+    assert echo.last_voiced_by == "fallback" and echo.instruction_fallbacks == 1
+    assert text in {t.format(more="jazz", less="metal") for t in TemplateVoice().templates}
+    assert echo.usage.failed_calls == 1
+    # A decision whose mindset repeats the prompt is a malformed answer: a failed turn.
+    prompt_echo = "You are a person using a music recommendation app. Your mindset so far"
+    decider = LLMUser(ScriptedChatModel([decision([1], mindset=prompt_echo)]), decision_mode="llm")
+    result = decider.decide(VIEW, np.random.default_rng(0), "template mood.")
+    assert result.failed and (result.click_override == -1).all()
+    assert decider.mindset == "template mood." and decider.failed_turns == 1
+
+
+def test_natural_mindsets_that_share_words_with_the_prompt_are_kept():
+    for answer in (
+        "I still want to use the app a little longer.",
+        "I'm close to giving up on the app.",
+        "Blue Jazz #1 was calm and lovely, I played it twice.",
+    ):
+        user, _ = reflect_once(answer)
+        assert user.mindset == answer and user.failed_turns == 0
+
+
 def test_bad_settings_are_refused_by_name():
     model = ScriptedChatModel([])
     with pytest.raises(ValueError, match="decision_mode='chaos'"):
@@ -163,6 +228,8 @@ def test_bad_settings_are_refused_by_name():
         LLMUser(model, on_llm_error="ignore")
     with pytest.raises(ValueError, match="hybrid_click_bounds"):
         LLMUser(model, hybrid_click_bounds=(0.9, 0.1))
+    with pytest.raises(ValueError, match=r"hybrid_click_bounds=0\.5 must be"):
+        LLMUser(model, hybrid_click_bounds=0.5)  # was "cannot unpack"
     with pytest.raises(ValueError, match="ChatModel"):
         LLMUser("gpt-4")
     with pytest.raises(ValueError, match="instruction_max_tokens=0 must be an integer >= 1"):

@@ -17,6 +17,7 @@ from recoworld.testing import (
     CheckResult,
     ConformanceError,
     RegistryReport,
+    action_type_variants,
     check_agent_legality,
     check_determinism,
     check_env_conformance,
@@ -139,6 +140,25 @@ class IllegalLateMove(Countdown):
         return super().step(action)
 
 
+class RefusesBools(Countdown):
+    """Its step refuses Python bools, which its ``Discrete`` space contains (issue 9, item 13:
+    ``ConvRec-v0`` did this)."""
+
+    def _check(self, action: Any) -> None:
+        if isinstance(action, bool):
+            raise ValueError(f"action {action!r} is a bool, not an integer")
+        super()._check(action)
+
+
+class AcceptsFloats(Countdown):
+    """Its step takes whole floats, which its space does not contain."""
+
+    def step(self, action: Any):
+        if isinstance(action, float) and action in (0.0, 1.0, 2.0):
+            action = int(action)
+        return super().step(action)
+
+
 _episode_ids = itertools.count()
 
 
@@ -236,6 +256,8 @@ def test_a_conforming_third_party_env_passes_every_env_check():
         (WrongErrorType, "raised TypeError .* must raise ValueError"),
         (IllegalLateMove, "raised ValueError for the in-space action 2"),
         (UnseededInfo, r"reset\(seed=0\) is not reproducible: .* info at \['episode_id'\]"),
+        (RefusesBools, r"contains accepts the action True \(Python bool\), but step raised Val"),
+        (AcceptsFloats, r"step accepted the action [0-9.]+ \(Python float\), which action_space"),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else "",
 )
@@ -354,20 +376,35 @@ def test_registry_raises_by_default_and_refuses_stray_variants():
 # ------------------------------------------------------------------------------ building blocks
 
 
-@pytest.mark.parametrize(
-    "space",
-    [
-        spaces.Discrete(4, start=1),
-        spaces.MultiDiscrete([3, 5]),
-        spaces.MultiBinary(4),
-        spaces.Box(-1.0, 1.0, (3,), np.float32),
-        spaces.Box(0, 5, (2, 2), np.int64),
-        spaces.Text(5, min_length=1),
-        spaces.Dict({"items": spaces.MultiDiscrete([3, 3]), "utterance": spaces.Text(4)}),
-        spaces.Tuple((spaces.Discrete(2), spaces.Box(0.0, 1.0, (1,)))),
-    ],
-    ids=lambda space: type(space).__name__,
-)
+SPACES = [
+    spaces.Discrete(4, start=1),
+    spaces.MultiDiscrete([3, 5]),
+    spaces.MultiBinary(4),
+    spaces.Box(-1.0, 1.0, (3,), np.float32),
+    spaces.Box(0, 5, (2, 2), np.int64),
+    spaces.Text(5, min_length=1),
+    spaces.Dict({"items": spaces.MultiDiscrete([3, 3]), "utterance": spaces.Text(4)}),
+    spaces.Tuple((spaces.Discrete(2), spaces.Box(0.0, 1.0, (1,)))),
+]
+
+
+@pytest.mark.parametrize("space", SPACES, ids=lambda space: type(space).__name__)
+def test_action_type_variants_keep_the_value_in_other_types(space):
+    space.seed(0)
+    action = space.sample()
+    variants = dict(action_type_variants(space, action))
+    if isinstance(space, spaces.Discrete):
+        assert variants["Python bool"] is bool(action) and variants["Python float"] == action
+        assert variants["0-d integer array"].shape == () and variants["None"] is None
+    elif isinstance(space, spaces.MultiDiscrete | spaces.MultiBinary | spaces.Box):
+        assert variants["bool array"].dtype == np.bool_
+        np.testing.assert_array_equal(variants["float64 array"], np.asarray(action, np.float64))
+        assert variants["nested list"] == np.asarray(action).tolist()
+    else:
+        assert variants == {}
+
+
+@pytest.mark.parametrize("space", SPACES, ids=lambda space: type(space).__name__)
 def test_out_of_space_actions_are_outside_and_include_a_wrong_shape(space):
     actions = out_of_space_actions(space)
     assert actions

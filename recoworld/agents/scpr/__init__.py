@@ -26,9 +26,12 @@ with SCPR's scorers and the agent together (``make_env_and_agent``, ``evaluate``
 """
 
 from recoworld.agents.scpr.agent import (
+    DEFAULT_TRAIN_STEPS,
     SCPRAgent,
     SCPRModel,
     check_scpr_env,
+    check_scpr_options,
+    dqn_config_for_budget,
     make_scpr_agent,
     prepare_scpr,
     train_scpr,
@@ -49,6 +52,7 @@ from recoworld.agents.scpr.sb3 import SB3Config, train_scpr_sb3
 from recoworld.agents.scpr.scorer import WeightedEntropyScorer, scpr_env_kwargs, weighted_entropy
 
 __all__ = [
+    "DEFAULT_TRAIN_STEPS",
     "OBSERVATION_KEYS",
     "SB3_ALGOS",
     "AskRecommendPolicy",
@@ -65,6 +69,8 @@ __all__ = [
     "SCPRModel",
     "WeightedEntropyScorer",
     "check_scpr_env",
+    "check_scpr_options",
+    "dqn_config_for_budget",
     "flatten_observation",
     "load_scpr_checkpoint",
     "make_scpr_agent",

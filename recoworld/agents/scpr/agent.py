@@ -3,13 +3,16 @@ the FM ranks the recommendation."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
 
-from recoworld.agents.scpr.checkpoint import load_scpr_checkpoint
+from recoworld.agents.scpr.checkpoint import load_scpr_checkpoint, save_scpr_checkpoint
 from recoworld.agents.scpr.dqn import DQNConfig, train_scpr_dqn
 from recoworld.agents.scpr.fm import FMConfig, FMItemScorer, FMScorer, train_fm
 from recoworld.agents.scpr.policy import (
@@ -32,13 +35,19 @@ if TYPE_CHECKING:
     from recoworld.envs.convrec import ConvRecEnv
 
 __all__ = [
+    "DEFAULT_TRAIN_STEPS",
     "SCPRAgent",
     "SCPRModel",
     "check_scpr_env",
+    "check_scpr_options",
+    "dqn_config_for_budget",
     "make_scpr_agent",
     "prepare_scpr",
     "train_scpr",
 ]
+
+DEFAULT_TRAIN_STEPS = DQNConfig().total_steps
+"""The DQN budget (env turns) of agent ``scpr`` trained without a checkpoint: 20,000."""
 
 
 class SCPRAgent:
@@ -156,20 +165,99 @@ def check_scpr_env(env: gym.Env, fm: FMScorer | None = None) -> None:
         )
 
 
+def dqn_config_for_budget(train_steps: int) -> DQNConfig:
+    """The :class:`DQNConfig` of a ``train_steps``-turn budget: the defaults with the schedule
+    scaled to the budget. Learning starts after 5% of it, the target network is copied every
+    2.5% (at least every turn) and the replay buffer holds at most the whole budget, so the
+    default budget, 20,000 turns, gives ``DQNConfig()`` itself (1,000 and 500 turns)."""
+    if (
+        isinstance(train_steps, bool | np.bool_)
+        or not isinstance(train_steps, int | np.integer)
+        or train_steps < 1
+    ):
+        raise ValueError(f"train_steps={train_steps!r} must be an integer >= 1")
+    train_steps = int(train_steps)
+    default = DQNConfig()
+    scale = train_steps / default.total_steps
+    return replace(
+        default,
+        total_steps=train_steps,
+        buffer_size=min(default.buffer_size, train_steps),
+        learning_starts=int(default.learning_starts * scale),
+        target_update_interval=max(1, int(default.target_update_interval * scale)),
+    )
+
+
+def check_scpr_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of agent ``scpr`` checked before anything is loaded or trained.
+
+    ``checkpoint`` (a folder written by :func:`save_scpr_checkpoint`) or ``model`` (an
+    :data:`SCPRModel`) give a trained SCPR, at most one of them. Without either, SCPR is
+    trained on the env's data: ``train_steps`` (an integer >= 1, default
+    :data:`DEFAULT_TRAIN_STEPS`) is the DQN's budget in env turns (:func:`dqn_config_for_budget`),
+    and ``save`` a folder to write the trained checkpoint to; it must not exist or be empty,
+    since a checkpoint is never overwritten. ``train_steps`` and ``save`` apply only to
+    training, so they are refused beside ``checkpoint`` or ``model``.
+
+    Returns the options with ``save`` as a :class:`~pathlib.Path`; ``ValueError`` naming the
+    option otherwise.
+    """
+    checked = {key: value for key, value in options.items() if value is not None}
+    given = [name for name in ("checkpoint", "model") if name in checked]
+    if len(given) > 1:
+        raise ValueError("agent 'scpr' takes option checkpoint or model, not both")
+    if given:
+        for name in ("train_steps", "save"):
+            if name in checked:
+                raise ValueError(
+                    f"agent 'scpr' option {name} applies only when SCPR is trained, but "
+                    f"{given[0]} gives a trained model; leave out {name} or {given[0]}"
+                )
+    if "train_steps" in checked:
+        dqn_config_for_budget(checked["train_steps"])  # raises naming train_steps
+    if "save" in checked:
+        save = checked["save"]
+        if not isinstance(save, str | os.PathLike) or not str(save):
+            raise ValueError(f"save={save!r} must be a folder path")
+        folder = Path(save)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            what = "a folder that is not empty" if folder.is_dir() else "a file"
+            raise ValueError(
+                f"save={str(folder)!r} is {what}; the SCPR checkpoint is written to a new or "
+                "empty folder and never overwrites one"
+            )
+        checked["save"] = folder
+    return checked
+
+
 def prepare_scpr(
     options: dict[str, Any], env_kwargs: Mapping[str, Any], seed: int | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The registry's ``prepare`` of agent ``scpr``: load ``checkpoint`` (or, without one,
-    train on the env's data with ``seed``, default 0), and return the env settings that make
-    ``ConvRec-v0`` rank with the FM (and ask by weighted entropy in ``"ask_or_recommend"``
-    mode) and the ``model`` option for :func:`make_scpr_agent`."""
+    train on the env's data with ``seed``, default 0, for ``train_steps`` DQN turns with
+    progress bars, and write the checkpoint to ``save`` when given), and return the env
+    settings that make ``ConvRec-v0`` rank with the FM (and ask by weighted entropy in
+    ``"ask_or_recommend"`` mode) and the ``model`` option for :func:`make_scpr_agent`.
+
+    Every option is checked first (:func:`check_scpr_options`), so a bad ``save`` folder is
+    refused before a training run, not after it.
+    """
+    options = check_scpr_options(options)
     model = options.get("model")
     if model is None:
         checkpoint = options.get("checkpoint")
         if checkpoint is not None:
             model = load_scpr_checkpoint(checkpoint)
         else:
-            model = train_scpr(env_kwargs, 0 if seed is None else int(seed))
+            budget = options.get("train_steps", DEFAULT_TRAIN_STEPS)
+            model = train_scpr(
+                env_kwargs,
+                0 if seed is None else int(seed),
+                dqn_config=dqn_config_for_budget(budget),
+            )
+            if "save" in options:
+                check_scpr_options({"save": options["save"]})  # still new or empty
+                save_scpr_checkpoint(options["save"], *model)
     fm = model[0]
     settings = scpr_env_kwargs(env_kwargs, fm, action_mode=None)
     extra: dict[str, Any] = {

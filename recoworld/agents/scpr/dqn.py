@@ -24,6 +24,7 @@ from recoworld.agents.scpr.policy import (
     QNetwork,
     flatten_observation,
 )
+from recoworld.agents.scpr.threads import one_torch_thread
 from recoworld.seeding import spawn_rng
 
 __all__ = ["DQNConfig", "ReplayBuffer", "ReplaySamples", "train_scpr_dqn"]
@@ -211,6 +212,7 @@ class _PairResetWrapper(gym.Wrapper):
         return self.env.reset(seed=seed, options=options)
 
 
+@one_torch_thread()
 def train_scpr_dqn(
     env_kwargs: Mapping[str, Any],
     config: DQNConfig | None = None,

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from recoworld.agents.scpr.threads import one_torch_thread
 from recoworld.catalog import Catalog
 from recoworld.catalog.scpr import ScprDataset
 from recoworld.graph import AttributeGraph
@@ -198,6 +199,7 @@ class FMScorer(nn.Module):
         return vector
 
     @torch.no_grad()
+    @one_torch_thread()
     def score_items(
         self, user: int, items: np.ndarray, accepted_attributes: np.ndarray
     ) -> np.ndarray:
@@ -208,6 +210,7 @@ class FMScorer(nn.Module):
         return scores.double().numpy()
 
     @torch.no_grad()
+    @one_torch_thread()
     def score_attributes(
         self, user: int, candidate_attributes: np.ndarray, accepted_attributes: np.ndarray
     ) -> np.ndarray:
@@ -358,6 +361,7 @@ def _random_below(upper: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return torch.minimum((draws * upper).long(), upper - 1)
 
 
+@one_torch_thread()
 def train_fm(
     data: ScprDataset | tuple[Catalog, Mapping[int, Any]],
     config: FMConfig | None = None,

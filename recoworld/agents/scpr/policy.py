@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from recoworld.agents.scpr.threads import one_torch_thread
+
 __all__ = [
     "ASK",
     "ENV_ID",
@@ -80,6 +82,7 @@ class DQNPolicy:
         ``loss`` per logged update."""
 
     @torch.no_grad()
+    @one_torch_thread()
     def q_values(self, observation: np.ndarray) -> np.ndarray:
         """``(2,)`` action values (ask, recommend) of one flat observation."""
         tensor = torch.as_tensor(np.asarray(observation, dtype=np.float32))[None]
@@ -119,6 +122,7 @@ class SB3Policy:
         self.model = model
         self.algo = algo
 
+    @one_torch_thread()
     def decide(self, observation: np.ndarray) -> int:
         action, _ = self.model.predict(np.asarray(observation, np.float32), deterministic=True)
         return int(np.asarray(action).item())

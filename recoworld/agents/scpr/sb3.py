@@ -12,6 +12,7 @@ from gymnasium.wrappers import FlattenObservation
 
 from recoworld.agents.scpr.dqn import policy_env
 from recoworld.agents.scpr.policy import SB3_ALGOS, SB3Policy, sb3_class
+from recoworld.agents.scpr.threads import one_torch_thread
 
 __all__ = ["SB3Config", "train_scpr_sb3"]
 
@@ -93,7 +94,8 @@ def train_scpr_sb3(
     kwargs |= config.extra
     model = sb3_class(algo)("MlpPolicy", env, **kwargs)
     try:
-        model.learn(total_timesteps=config.total_timesteps, progress_bar=progress)
+        with one_torch_thread():
+            model.learn(total_timesteps=config.total_timesteps, progress_bar=progress)
     finally:
         env.close()
     return SB3Policy(model, algo)

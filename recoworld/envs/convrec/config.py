@@ -12,16 +12,25 @@ names as keywords, so ``gym.make("ConvRec-v0", max_turns=5)`` and
 >>> ConvRecConfig(top_k=0)
 Traceback (most recent call last):
 ...
-ValueError: top_k=0 must be an integer >= 1
+ValueError: top_k=0 must be an integer in [1, 2147483647]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recoworld.catalog.scpr import is_file_in_folder
 from recoworld.validation import check_choice, check_int, check_number
 
-__all__ = ["ACTION_MODES", "REWARD_FIELDS", "ConvRecConfig"]
+__all__ = ["ACTION_MODES", "MAX_COUNT", "MAX_OBSERVATION_SETTING", "REWARD_FIELDS", "ConvRecConfig"]
+
+MAX_COUNT = 2**31 - 1
+"""Largest ``top_k``, ``n_items`` and ``n_users``: counts fit in 32 bits (as in the other envs)."""
+
+MAX_OBSERVATION_SETTING = 10_000
+"""Largest ``max_turns`` and ``entropy_features``: the observation holds ``5 * max_turns +
+entropy_features + 10`` numbers, so larger values would only allocate gigabytes (the published
+protocol uses 15 turns and the default 10 entropies)."""
 
 ACTION_MODES: tuple[str, ...] = ("attribute", "ask_or_recommend")
 """``"attribute"``: ask any attribute column or recommend; ``"ask_or_recommend"``: SCPR's
@@ -46,8 +55,8 @@ class ConvRecConfig:
     """
 
     max_turns: int = 15
-    """``T``, the turn budget (>= 2): the agent moves in turns ``1 .. T-1`` and the user quits at
-    turn ``T`` (see the env's "Turn counting")."""
+    """``T``, the turn budget (2 to 10,000): the agent moves in turns ``1 .. T-1`` and the user
+    quits at turn ``T`` (see the env's "Turn counting")."""
 
     top_k: int = 10
     """Items shown by one recommendation (>= 1)."""
@@ -72,8 +81,8 @@ class ConvRecConfig:
     ``"ask_or_recommend"`` (``Discrete(2)``)."""
 
     entropy_features: int = 10
-    """Length (>= 1) of the observation's ``entropy`` entry: the largest binary entropies of the
-    candidate attributes, sorted descending and zero-padded."""
+    """Length (1 to 10,000) of the observation's ``entropy`` entry: the largest binary
+    entropies of the candidate attributes, sorted descending and zero-padded."""
 
     n_items: int = 2000
     """Items (>= 2) of the synthetic catalog, used when neither ``catalog`` nor ``dataset_path``
@@ -89,27 +98,27 @@ class ConvRecConfig:
 
     split_file: str | None = None
     """The interaction file of the ``dataset_path`` folder whose pairs are the episodes
-    (``None``: ``"review_dict_valid.json"``); only with ``dataset_path``."""
+    (``None``: ``"review_dict_valid.json"``); only with ``dataset_path``. It must lie inside that
+    folder: a relative path without ``..`` (``"../x.json"`` and absolute paths are refused)."""
 
     def __post_init__(self) -> None:
-        for name, low in (
-            ("max_turns", 2),
-            ("top_k", 1),
-            ("entropy_features", 1),
-            ("n_items", 2),
-            ("n_users", 1),
-            ("catalog_seed", 0),
+        for name, low, high in (
+            ("max_turns", 2, MAX_OBSERVATION_SETTING),
+            ("top_k", 1, MAX_COUNT),
+            ("entropy_features", 1, MAX_OBSERVATION_SETTING),
+            ("n_items", 2, MAX_COUNT),
+            ("n_users", 1, MAX_COUNT),
+            ("catalog_seed", 0, None),
         ):
-            object.__setattr__(self, name, check_int(name, getattr(self, name), low=low))
+            value = check_int(name, getattr(self, name), low=low, high=high)
+            object.__setattr__(self, name, value)
         for name in REWARD_FIELDS:
             object.__setattr__(self, name, check_number(name, getattr(self, name)))
         check_choice("action_mode", self.action_mode, ACTION_MODES)
-        if self.split_file is not None and (
-            not isinstance(self.split_file, str) or not self.split_file
-        ):
+        if self.split_file is not None and not is_file_in_folder(self.split_file):
             raise ValueError(
                 f"split_file={self.split_file!r} must be None or the name of an interaction "
-                "file of the dataset_path folder"
+                "file inside the dataset_path folder: a relative path without '..'"
             )
 
     @property

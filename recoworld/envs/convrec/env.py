@@ -36,11 +36,13 @@ __all__ = [
     "OBJECT_ARGUMENTS",
     "OUTCOMES",
     "AttributeScorer",
+    "ConvRecActionSpace",
     "ConvRecConfig",
     "ConvRecEnv",
     "ItemScorer",
     "PopularityScorer",
     "candidate_count_bucket",
+    "integer_action",
     "synthetic_catalog_config",
 ]
 
@@ -97,6 +99,34 @@ class PopularityScorer:
         return self.popularity[candidate_items]
 
 
+def integer_action(action: Any) -> int | None:
+    """``action`` as an ``int`` if it is one integer: a Python ``int`` (not a ``bool``), a numpy
+    integer, or a 0-d numpy integer array; else None. Range is not checked here.
+
+    ``ConvRec-v0``'s ``step`` and its action space's ``contains`` both use it, so they agree:
+
+    >>> [integer_action(a) for a in (3, np.int64(3), np.array(3), True, 3.0, np.array([3]))]
+    [3, 3, 3, None, None, None]
+    """
+    if isinstance(action, np.ndarray):
+        if action.shape != () or action.dtype.kind not in "iu":
+            return None
+        action = action[()]
+    if isinstance(action, bool | np.bool_) or not isinstance(action, int | np.integer):
+        return None
+    return int(action)
+
+
+class ConvRecActionSpace(spaces.Discrete):
+    """``Discrete(n)`` whose ``contains`` agrees with ``ConvRec-v0``'s ``step``: an action is one
+    integer in ``[0, n)`` (:func:`integer_action`); bools, floats and arrays with a shape are
+    not, though Gymnasium's ``Discrete`` counts Python's ``True`` as ``1``."""
+
+    def contains(self, x: Any) -> bool:
+        value = integer_action(x)
+        return value is not None and int(self.start) <= value < int(self.start) + int(self.n)
+
+
 class ConvRecEnv(gym.Env[ObsType, int]):
     """Ask about attributes or recommend items until the user's target item is found.
 
@@ -146,8 +176,11 @@ class ConvRecEnv(gym.Env[ObsType, int]):
     the lower column; with no candidate attribute left it is a rejected ask), ``1`` recommends as
     above.
 
-    An action outside the space (a non-integer, a bool, an array with a shape, an id out of
-    range) raises ``ValueError`` naming it; so does a bad list given to ``recommend``.
+    The space is a :class:`ConvRecActionSpace`, a ``Discrete`` whose ``contains`` agrees with
+    ``step``: an action is one integer (a Python or numpy integer, or a 0-d integer array). An
+    action outside the space (a non-integer, a Python or numpy bool, a float even if whole, an
+    array with a shape, ``None``, an id out of range) raises ``ValueError`` naming it and leaves
+    the env as it was; so does a bad list given to ``recommend``.
     ``info["action_mask"]`` marks the useful actions (sb3-contrib's ``MaskablePPO`` reads the
     same mask from :meth:`action_masks`): the candidate attributes (see Info) and recommend.
 
@@ -213,7 +246,8 @@ class ConvRecEnv(gym.Env[ObsType, int]):
     * ``dataset_path``: an SCPR/UNICORN data folder (LastFM*, Yelp*, see
       :func:`~recoworld.catalog.load_scpr`); the graph uses its training interactions and liked
       attributes. ``split_file`` (default ``"review_dict_valid.json"``): the interaction file in
-      that folder whose ``(user, item)`` pairs are the episodes.
+      that folder whose ``(user, item)`` pairs are the episodes, a relative path inside it
+      (``"../x.json"`` and absolute paths raise ``ValueError``).
     * ``catalog`` and ``interactions`` (user id -> item rows): a world of your own; without
       ``interactions``, synthetic ones. Neither given: a synthetic catalog of ``n_items`` (2000)
       items and 48 attributes (:func:`synthetic_catalog_config`) from ``catalog_seed`` (0),
@@ -299,7 +333,7 @@ class ConvRecEnv(gym.Env[ObsType, int]):
         self.recommend_action = n_attributes if self.action_mode == "attribute" else 1
         self.n_actions = n_attributes + 1 if self.action_mode == "attribute" else 2
         # Gymnasium types spaces by their sample type; Discrete samples numpy ints, Dict dicts.
-        self.action_space = spaces.Discrete(self.n_actions)  # type: ignore[assignment]
+        self.action_space = ConvRecActionSpace(self.n_actions)  # type: ignore[assignment]
         sizes = {
             "history": self.max_turns * len(OUTCOMES),
             "candidate_count": len(CANDIDATE_COUNT_BUCKETS) + 1,
@@ -561,15 +595,13 @@ class ConvRecEnv(gym.Env[ObsType, int]):
 
     def _action_index(self, action: Any) -> int:
         n = self.n_actions
-        value = action
-        if isinstance(value, np.ndarray):
-            if value.shape != ():
-                raise ValueError(
-                    f"action {action!r} has shape {value.shape}; ConvRec-v0 takes one integer "
-                    f"in [0, {n - 1}]"
-                )
-            value = value[()]
-        if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        if isinstance(action, np.ndarray) and action.shape != ():
+            raise ValueError(
+                f"action {action!r} has shape {action.shape}; ConvRec-v0 takes one integer "
+                f"in [0, {n - 1}]"
+            )
+        value = integer_action(action)
+        if value is None:
             raise ValueError(
                 f"action {action!r} is not an integer; ConvRec-v0 takes one integer in [0, {n - 1}]"
             )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from recoworld.catalog import Catalog, SyntheticCatalogConfig, generate_catalog, load_scpr
-from recoworld.catalog.scpr import SPLIT_FILES, read_interactions
+from recoworld.catalog.scpr import SPLIT_FILES, is_file_in_folder, read_interactions
 from recoworld.graph import AttributeGraph, synthetic_interactions
 
 __all__ = [
@@ -52,15 +52,20 @@ def build_world(
 ) -> tuple[Catalog, AttributeGraph, Mapping[int, Any]]:
     """The catalog, the graph, and the interactions whose pairs are the episodes."""
     if dataset_path is not None:
+        if not isinstance(dataset_path, str | os.PathLike) or not str(dataset_path):
+            raise ValueError(f"dataset_path={dataset_path!r} must be the path of a data folder")
         if catalog is not None or interactions is not None:
             raise ValueError(
                 "pass either dataset_path or catalog/interactions, not both: the data folder "
                 "defines the catalog and the interactions"
             )
-        dataset = load_scpr(dataset_path)
         name = DEFAULT_SPLIT_FILE if split_file is None else split_file
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"split_file={split_file!r} must be a file name in {dataset.root}")
+        if not is_file_in_folder(name):
+            raise ValueError(
+                f"split_file={split_file!r} must name a file inside the dataset_path folder: a "
+                "relative path without '..' (such as 'review_dict_test.json')"
+            )
+        dataset = load_scpr(dataset_path)
         split = {file: split for split, file in SPLIT_FILES.items()}.get(name)
         if split is not None:
             episodes: Mapping[int, Any] = dataset.interactions(split)

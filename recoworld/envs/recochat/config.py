@@ -13,7 +13,7 @@ keyword arguments of the env. The env takes ``config=`` or the same names as key
 >>> RecoChatConfig(top_k=0)
 Traceback (most recent call last):
 ...
-ValueError: top_k=0 must be an integer >= 1
+ValueError: top_k=0 must be an integer in [1, 2147483647]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from recoworld.catalog.scpr import is_file_in_folder
 from recoworld.validation import check_choice, check_int, check_number, check_seed
 
 __all__ = ["DEFAULT_N_ITEMS", "ENV_KEYWORDS", "MOVED_ARGUMENTS", "USERS", "RecoChatConfig"]
@@ -29,6 +30,8 @@ USERS: tuple[str, ...] = ("rule", "ailo")
 """The simulated users ``RecoChat-v0`` offers."""
 
 DEFAULT_N_ITEMS = 1000
+MAX_COUNT = 2**31 - 1
+"""Largest count setting (sizes, turns, lengths): they fit in 32 bits."""
 
 ENV_KEYWORDS: tuple[str, ...] = (
     "config",
@@ -53,7 +56,8 @@ class RecoChatConfig:
     """Validated plain settings of ``RecoChat-v0`` (see :class:`RecoChatEnv` for how each acts).
 
     Every field is checked on construction; a bad value raises ``ValueError`` naming the field,
-    the value and what is allowed. Integers may be numpy integers and are stored as ``int``;
+    the value and what is allowed. Integers may be numpy integers (not bools) and are stored as
+    ``int`` (counts at most ``2**31 - 1``);
     reward weights are stored as ``float``.
     """
 
@@ -97,10 +101,11 @@ class RecoChatConfig:
         check_choice("user", self.user, USERS)
         if self.dataset_path is not None and not isinstance(self.dataset_path, str | os.PathLike):
             raise ValueError(f"dataset_path={self.dataset_path!r} must be a path or None")
-        if self.split_file is not None and (
-            not isinstance(self.split_file, str) or not self.split_file
-        ):
-            raise ValueError(f"split_file={self.split_file!r} must be a file name or None")
+        if self.split_file is not None and not is_file_in_folder(self.split_file):
+            raise ValueError(
+                f"split_file={self.split_file!r} must be None or the name of an interaction "
+                "file inside the dataset_path folder: a relative path without '..'"
+            )
         for name, low in (
             ("n_items", 2),
             ("n_users", 1),
@@ -112,7 +117,8 @@ class RecoChatConfig:
             ("persona_interests", 1),
             ("target_pool", 1),
         ):
-            object.__setattr__(self, name, check_int(name, getattr(self, name), low=low))
+            value = check_int(name, getattr(self, name), low=low, high=MAX_COUNT)
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "catalog_seed", check_seed("catalog_seed", self.catalog_seed))
         for name in ("reward_success", "reward_satisfaction", "reward_turn", "reward_leave"):
             object.__setattr__(self, name, check_number(name, getattr(self, name)))

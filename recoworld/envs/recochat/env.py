@@ -31,18 +31,21 @@ from recoworld.text import (
     check_text_encoder,
     clean_utterance,
 )
-from recoworld.validation import config_from_arguments
+from recoworld.validation import check_seed, config_from_arguments
 
 __all__ = [
     "FEATURES",
     "RECOCHAT_CHARSET",
     "USERS",
     "AttributeMatcher",
+    "ItemSlotsSpace",
+    "RecoChatActionSpace",
     "RecoChatConfig",
     "RecoChatEnv",
     "RuleChatUser",
     "clean_utterance",
     "item_slots",
+    "parse_action",
 ]
 
 ObsType = dict[str, np.ndarray]
@@ -79,6 +82,119 @@ def item_slots(items: Sequence[int] | np.ndarray, top_k: int, n_items: int) -> n
     return slots
 
 
+_CHARSET = frozenset(RECOCHAT_CHARSET)
+
+
+def parse_action(
+    action: Any, top_k: int, n_items: int, utterance_max_length: int
+) -> tuple[str, np.ndarray]:
+    """``(utterance, distinct recommended item rows)`` of a RecoChat action, or ``ValueError``
+    naming what is wrong: the one check behind both ``step`` and ``action_space.contains``.
+
+    >>> parse_action({"utterance": "Jazz?", "items": [3, 0, 3]}, 3, 10, 50)
+    ('Jazz?', array([2]))
+    >>> parse_action({"utterance": "Jazz?", "items": [True, False, False]}, 3, 10, 50)
+    Traceback (most recent call last):
+    ...
+    ValueError: action['items']=[True, False, False] must hold integers (item row + 1, 0 for \
+empty), not bool
+    """
+    if not isinstance(action, Mapping):
+        raise ValueError(
+            f"action {action!r} is not a dict with keys 'utterance' and 'items'; build one "
+            "with env.unwrapped.make_action(text, item_rows)"
+        )
+    keys = set(action)
+    if keys != {"utterance", "items"}:
+        missing = sorted({"utterance", "items"} - keys)
+        extra = sorted(keys - {"utterance", "items"}, key=str)
+        raise ValueError(
+            f"action keys {sorted(keys, key=str)} must be exactly ['items', 'utterance']"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unknown {extra}" if extra else "")
+        )
+    utterance = action["utterance"]
+    if not isinstance(utterance, str):
+        raise ValueError(f"action['utterance']={utterance!r} must be a str")
+    if len(utterance) > utterance_max_length:
+        raise ValueError(
+            f"action['utterance'] has {len(utterance)} characters; at most "
+            f"utterance_max_length={utterance_max_length}"
+        )
+    outside = sorted(set(utterance) - _CHARSET)
+    if outside:
+        raise ValueError(
+            f"action['utterance'] has characters outside RECOCHAT_CHARSET: {outside!r}; "
+            "map the text with recoworld.envs.recochat.env.clean_utterance"
+        )
+    return utterance, _item_rows(action["items"], top_k, n_items)
+
+
+def _item_rows(items: Any, top_k: int, n_items: int) -> np.ndarray:
+    """The distinct item rows of an ``items`` entry, in slot order, or ``ValueError``."""
+    try:
+        array = np.asarray(items)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"action['items']={items!r} is not an array: {error}") from None
+    if array.shape != (top_k,):
+        raise ValueError(
+            f"action['items']={items!r} has shape {array.shape}; expected ({top_k},) "
+            "slots (item row + 1, 0 for an empty slot)"
+        )
+    if array.dtype.kind not in "iu":
+        kind = ", not bool" if array.dtype.kind == "b" else ""
+        raise ValueError(
+            f"action['items']={items!r} must hold integers (item row + 1, 0 for empty){kind}"
+        )
+    bad = array[(array < 0) | (array > n_items)]
+    if bad.size:
+        raise ValueError(
+            f"action['items'] slot value {int(bad[0])} is outside 0..{n_items} "
+            "(item row + 1, 0 for an empty slot)"
+        )
+    slots = array[array > 0].astype(np.int64) - 1
+    _, first = np.unique(slots, return_index=True)
+    return slots[np.sort(first)]
+
+
+class ItemSlotsSpace(spaces.MultiDiscrete):
+    """The ``items`` entry of RecoChat's action space: ``MultiDiscrete([n_items + 1] * top_k)``
+    whose :meth:`contains` is what ``step`` accepts (integers of any width, not bools)."""
+
+    def __init__(self, top_k: int, n_items: int) -> None:
+        super().__init__(np.full(top_k, n_items + 1, np.int64))
+
+    def contains(self, x: Any) -> bool:
+        try:
+            _item_rows(x, int(self.shape[0]), int(self.nvec[0]) - 1)
+        except ValueError:
+            return False
+        return True
+
+
+class RecoChatActionSpace(spaces.Dict):
+    """RecoChat's action space, ``Dict(utterance=Text, items=ItemSlotsSpace)``, whose
+    :meth:`contains` is exactly what ``step`` accepts (:func:`parse_action`)."""
+
+    def __init__(self, top_k: int, n_items: int, utterance_max_length: int) -> None:
+        super().__init__(
+            {
+                "utterance": spaces.Text(
+                    max_length=utterance_max_length, min_length=0, charset=RECOCHAT_CHARSET
+                ),
+                "items": ItemSlotsSpace(top_k, n_items),
+            }
+        )
+        self.top_k, self.n_items, self.utterance_max_length = top_k, n_items, utterance_max_length
+
+    def contains(self, x: Any) -> bool:
+        try:
+            parse_action(x, self.top_k, self.n_items, self.utterance_max_length)
+        except ValueError:
+            return False
+        return True
+
+
 class RecoChatEnv(gym.Env[ObsType, ActType]):
     """Talk a simulated user to the item it has in mind, in natural language.
 
@@ -112,8 +228,11 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
     1 for the rule user). :meth:`make_action` builds an action from a text and item rows;
     :func:`clean_utterance` maps any text into the charset. An action outside the space (not a
     dict of exactly these keys, a non-str utterance, a character outside the charset, a text
-    too long, ``items`` of another shape, a non-integer or out-of-range slot) raises
-    ``ValueError`` naming it.
+    too long, ``items`` of another shape, a non-integer (bools and floats included) or
+    out-of-range slot) raises ``ValueError`` naming it, and leaves the env as it was.
+    ``action_space.contains`` says exactly what ``step`` accepts (:func:`parse_action`; the
+    items may be Python or numpy integers of any width; unlike Gymnasium's ``MultiDiscrete``,
+    bools are refused).
 
     The action space is for LLM agents: Stable-Baselines3 cannot train on a ``Text`` action.
 
@@ -162,9 +281,18 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
     recommended this turn, in order), ``mentioned_attributes`` (attribute columns named in the
     utterance, :class:`AttributeMatcher`), ``user`` (the pair's user id; -1 for AILO),
     ``llm_failed`` (this turn's reply is a template standing in for a failed model call),
-    ``failed_turns`` (such turns this episode) and ``usage`` (this turn's language-model
-    ``calls``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``latency_s``,
-    ``cache_hits``; zeros without a model and after reset). The target stays hidden.
+    ``failed_turns`` (such turns this episode) and ``usage`` (the language-model ``calls``,
+    ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``latency_s``, ``cache_hits`` and
+    ``failed_calls`` since the previous step or reset: every request sent, failed ones
+    included; zeros without a model). The target stays hidden.
+
+    ## Failed model calls
+
+    With ``llm={"on_error": "fallback", ...}`` a failed AILO call gives a templated reply
+    (``llm_failed``). With ``"raise"`` (the default) or a spent cost cap, ``step`` raises and
+    the env is left as it was, the user's generator included: the same action can be retried
+    and gives what it would have given had the call never failed. The failed requests stay
+    counted: the next step's ``info["usage"]`` includes them.
 
     ## Arguments
 
@@ -295,17 +423,8 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
                 max_listed_items=config.top_k,
             )
 
-        self.action_space = spaces.Dict(
-            {
-                "utterance": spaces.Text(
-                    max_length=config.utterance_max_length,
-                    min_length=0,
-                    charset=RECOCHAT_CHARSET,
-                ),
-                "items": spaces.MultiDiscrete(
-                    np.full(config.top_k, self.graph.n_items + 1, np.int64)
-                ),
-            }
+        self.action_space = RecoChatActionSpace(
+            config.top_k, self.graph.n_items, config.utterance_max_length
         )
         # Gymnasium types a Dict space by its sample type (a dict of arrays): same thing.
         self.observation_space = spaces.Dict(  # type: ignore[assignment]
@@ -314,16 +433,18 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
                 "features": spaces.Box(0.0, 1.0, (len(FEATURES),), np.float32),
             }
         )
-        self._charset = frozenset(RECOCHAT_CHARSET)
         self._started = False
         self._done = False
         self.persona: AILOPersona | None = None
+        self._usage_reported = Usage()
 
     # ------------------------------------------------------------------ Gymnasium API
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[ObsType, dict[str, Any]]:
+        if seed is not None:  # numpy integers too; a bool or a negative seed is named
+            seed = check_seed("seed", seed)
         super().reset(seed=seed)
         options = dict(options or {})
         unknown = sorted(set(options) - {"target", "opening_attribute"})
@@ -382,7 +503,14 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
             raise RuntimeError("the conversation has ended; call reset before stepping again")
         mentioned = self.matcher.find(utterance)
         if self.ailo_user is not None:
-            answer = self.ailo_user.respond(utterance, recommended.tolist(), self._user_rng)
+            # A call that raises leaves the AILO user as it was; with its generator put back
+            # too, the same action can be retried as if the failed call had never been made.
+            drawn = self._user_rng.bit_generator.state
+            try:
+                answer = self.ailo_user.respond(utterance, recommended.tolist(), self._user_rng)
+            except BaseException:
+                self._user_rng.bit_generator.state = drawn
+                raise
         else:
             answer = self.rule_user.respond(utterance, recommended.tolist())
         self._turn += 1
@@ -456,62 +584,22 @@ class RecoChatEnv(gym.Env[ObsType, ActType]):
             "user": self._user_id,
             "llm_failed": answer.failed,
             "failed_turns": self._failed_turns,
-            "usage": answer.usage.as_dict() if isinstance(answer.usage, Usage) else {},
+            "usage": self._usage_since(),
         }
+
+    def _usage_since(self) -> dict[str, int | float]:
+        """The AILO user's model usage since the previous step or reset (zeros without it)."""
+        if self.ailo_user is None:
+            return Usage().as_dict()
+        total = self.ailo_user.usage
+        since, self._usage_reported = total - self._usage_reported, total
+        return since.as_dict()
 
     # ------------------------------------------------------------------ validation
 
     def _parse_action(self, action: Any) -> tuple[str, np.ndarray]:
         """``(utterance, distinct recommended item rows)`` of an action, or ``ValueError``."""
-        if not isinstance(action, Mapping):
-            raise ValueError(
-                f"action {action!r} is not a dict with keys 'utterance' and 'items'; build one "
-                "with env.unwrapped.make_action(text, item_rows)"
-            )
-        keys = set(action)
-        if keys != {"utterance", "items"}:
-            missing = sorted({"utterance", "items"} - keys)
-            extra = sorted(keys - {"utterance", "items"}, key=str)
-            raise ValueError(
-                f"action keys {sorted(keys, key=str)} must be exactly ['items', 'utterance']"
-                + (f"; missing {missing}" if missing else "")
-                + (f"; unknown {extra}" if extra else "")
-            )
-        utterance = action["utterance"]
-        if not isinstance(utterance, str):
-            raise ValueError(f"action['utterance']={utterance!r} must be a str")
-        if len(utterance) > self.utterance_max_length:
-            raise ValueError(
-                f"action['utterance'] has {len(utterance)} characters; at most "
-                f"utterance_max_length={self.utterance_max_length}"
-            )
-        outside = sorted(set(utterance) - self._charset)
-        if outside:
-            raise ValueError(
-                f"action['utterance'] has characters outside RECOCHAT_CHARSET: {outside!r}; "
-                "map the text with recoworld.envs.recochat.env.clean_utterance"
-            )
-        items = action["items"]
-        array = np.asarray(items)
-        if array.shape != (self.top_k,):
-            raise ValueError(
-                f"action['items']={items!r} has shape {array.shape}; expected ({self.top_k},) "
-                "slots (item row + 1, 0 for an empty slot)"
-            )
-        if array.dtype.kind not in "iub":  # MultiDiscrete.contains accepts bools as 0/1
-            raise ValueError(
-                f"action['items']={items!r} must hold integers (item row + 1, 0 for empty)"
-            )
-        array = array.astype(np.int64)
-        bad = array[(array < 0) | (array > self.graph.n_items)]
-        if bad.size:
-            raise ValueError(
-                f"action['items'] slot value {int(bad[0])} is outside 0..{self.graph.n_items} "
-                "(item row + 1, 0 for an empty slot)"
-            )
-        slots = array[array > 0].astype(np.int64) - 1
-        _, first = np.unique(slots, return_index=True)
-        return utterance, slots[np.sort(first)]
+        return parse_action(action, self.top_k, self.graph.n_items, self.utterance_max_length)
 
     def _check_target(self, target: Any) -> int:
         if (

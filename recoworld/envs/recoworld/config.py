@@ -6,9 +6,13 @@ one-line docstring, and checked once in ``__post_init__``. The envs take a confi
 names as keywords; objects (catalog, user model config, voice, text encoder) stay separate
 keyword arguments of the envs.
 
->>> config = RecoWorldConfig(slate_size=5, llm="openai/gpt-4o-mini")
+>>> config = RecoWorldConfig(slate_size=5, user_model="llm", llm="openai/gpt-4o-mini")
 >>> config.slate_size, config.llm.model
 (5, 'openai/gpt-4o-mini')
+>>> RecoWorldConfig(llm="openai/gpt-4o-mini")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: llm={'model': 'openai/gpt-4o-mini'} set with user_model='latent': it is a setting ...
 >>> RecoWorldConfig(num_candidates=5, slate_size=10)
 Traceback (most recent call last):
 ...
@@ -17,6 +21,7 @@ ValueError: slate_size=10 exceeds num_candidates=5: a slate is chosen from the c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +29,12 @@ from typing import Any
 from recoworld.catalog import Catalog
 from recoworld.llm.prompts import prompt_versions
 from recoworld.llm.settings import LLMSettings
-from recoworld.simulators.llm_user import DECISION_MODES, PROMPT_PARTS, PROMPT_VERSION
+from recoworld.simulators.llm_user import (
+    DECISION_MODES,
+    PROMPT_PARTS,
+    PROMPT_VERSION,
+    check_click_bounds,
+)
 from recoworld.validation import (
     check_bool,
     check_choice,
@@ -37,6 +47,7 @@ from recoworld.validation import (
 
 __all__ = [
     "ACTION_TYPES",
+    "LLM_USER_DEFAULTS",
     "MOVED_ARGUMENTS",
     "OBJECT_ARGUMENTS",
     "OBSERVATION_MODES",
@@ -46,6 +57,8 @@ __all__ = [
 ]
 
 ACTION_TYPES = ("slate", "scores")
+MAX_COUNT = 2**31 - 1
+"""Largest count setting (sizes, turns, sessions, tokens): they fit in 32 bits."""
 OBSERVATION_MODES = ("features", "ids")
 USER_MODELS = ("latent", "llm")
 
@@ -115,24 +128,33 @@ class RecoWorldConfig:
     """Completion budget of an LLM user's instruction sentence."""
     llm: LLMSettings = field(default_factory=LLMSettings)
     """The LLM user's model (:class:`~recoworld.llm.LLMSettings`, or its shorthand: a model
-    string, a ChatModel or a dict of fields); unused by the latent user."""
+    string, a ChatModel or a dict of fields). Always validated; with ``user_model="latent"``
+    anything but the default is refused, as are the other LLM-user settings
+    (``hybrid_click_bounds``, ``prompt_version``, ``instruction_max_tokens``) off their
+    defaults: the latent user would ignore them."""
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        put("num_candidates", check_int("num_candidates", self.num_candidates, low=1))
-        put("slate_size", check_int("slate_size", self.slate_size, low=1))
+        put(
+            "num_candidates",
+            check_int("num_candidates", self.num_candidates, low=1, high=MAX_COUNT),
+        )
+        put("slate_size", check_int("slate_size", self.slate_size, low=1, high=MAX_COUNT))
         if self.slate_size > self.num_candidates:
             raise ValueError(
                 f"slate_size={self.slate_size} exceeds num_candidates={self.num_candidates}: "
                 "a slate is chosen from the candidates"
             )
-        put("n_items", check_int("n_items", self.n_items, low=2))
+        put("n_items", check_int("n_items", self.n_items, low=2, high=MAX_COUNT))
         put("catalog_seed", check_seed("catalog_seed", self.catalog_seed))
         put("multi_session", check_bool("multi_session", self.multi_session))
-        put("max_sessions", check_int("max_sessions", self.max_sessions, low=1))
-        put("max_session_turns", check_int("max_session_turns", self.max_session_turns, low=1))
+        put("max_sessions", check_int("max_sessions", self.max_sessions, low=1, high=MAX_COUNT))
+        put(
+            "max_session_turns",
+            check_int("max_session_turns", self.max_session_turns, low=1, high=MAX_COUNT),
+        )
         for name in ("click_weight", "watch_weight", "continue_weight", "return_weight"):
             put(name, check_number(name, getattr(self, name)))
         put(
@@ -152,13 +174,30 @@ class RecoWorldConfig:
             "structured_instruction",
             check_optional_bool("structured_instruction", self.structured_instruction),
         )
-        put("hybrid_click_bounds", _check_bounds(self.hybrid_click_bounds))
+        put(
+            "hybrid_click_bounds",
+            check_click_bounds("hybrid_click_bounds", self.hybrid_click_bounds),
+        )
         check_choice("prompt_version", self.prompt_version, _llm_user_prompt_versions())
         put(
             "instruction_max_tokens",
-            check_int("instruction_max_tokens", self.instruction_max_tokens, low=1),
+            check_int("instruction_max_tokens", self.instruction_max_tokens, 1, MAX_COUNT),
         )
         put("llm", LLMSettings.of(self.llm))
+        if self.user_model == "latent":
+            given = [
+                f"{name}={_shown(getattr(self, name))!r}"
+                for name, default in LLM_USER_DEFAULTS.items()
+                if getattr(self, name) != default
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} set with user_model='latent': "
+                    f"{'it is a setting' if len(given) == 1 else 'they are settings'} of the "
+                    "LLM user, and the latent user uses no language model; set "
+                    "user_model='llm', or leave "
+                    f"{'it' if len(given) == 1 else 'them'} at the default"
+                )
 
     @property
     def keeps_structured_instruction(self) -> bool:
@@ -181,18 +220,26 @@ class RecoWorldConfig:
             )
 
 
-def _check_bounds(bounds: Any) -> tuple[float, float]:
-    message = f"hybrid_click_bounds={bounds!r} must be (low, high) with 0 <= low <= high <= 1"
-    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
-        raise ValueError(message)
-    try:
-        low = check_number("hybrid_click_bounds", bounds[0], 0.0, 1.0)
-        high = check_number("hybrid_click_bounds", bounds[1], 0.0, 1.0)
-    except ValueError:
-        raise ValueError(message) from None
-    if low > high:
-        raise ValueError(message)
-    return (low, high)
+LLM_USER_DEFAULTS: dict[str, Any] = {
+    "hybrid_click_bounds": (0.1, 0.9),
+    "prompt_version": PROMPT_VERSION,
+    "instruction_max_tokens": 40,
+    "llm": LLMSettings(),
+}
+"""The settings only the LLM user reads, with their defaults: with ``user_model="latent"``
+another value is refused (``ValueError`` naming it) rather than silently ignored."""
+
+
+def _shown(value: Any) -> Any:
+    """``value`` for a message: LLMSettings as the dict of its fields off their defaults."""
+    if not isinstance(value, LLMSettings):
+        return value
+    default = LLMSettings()
+    return {
+        f.name: getattr(value, f.name)
+        for f in dataclasses.fields(value)
+        if getattr(value, f.name) != getattr(default, f.name)
+    }
 
 
 def _llm_user_prompt_versions() -> list[str]:

@@ -7,6 +7,7 @@ implementation of retrieval, reward, session logic and observation encoding.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import numba
@@ -81,6 +82,14 @@ class StepResult(NamedTuple):
     """``(n,)`` minutes watched in all, ``watch_minutes.sum(axis=1)``."""
     wasted_slots: np.ndarray
     """``(n,)`` int64 empty (wasted) slots."""
+
+
+class CoreCheckpoint(NamedTuple):
+    """What :meth:`RecoWorldCore.checkpoint` saves (copies of the arrays a step writes)."""
+
+    arrays: tuple[np.ndarray, ...]
+    overridden: bool
+    latest: tuple[dict[str, np.ndarray], ObservationArrays] | None
 
 
 class RecoWorldCore:
@@ -265,6 +274,34 @@ class RecoWorldCore:
     def state(self) -> LatentUserState:
         """The latent users (placeholders until the first :meth:`reset`), updated in place."""
         return self._state
+
+    # ------------------------------------------------------------- checkpoint
+    def _written_arrays(self) -> list[np.ndarray]:
+        """Every array a step writes: the users, the engine state, the day, the step's working
+        arrays and overrides, and (``reuse_buffers``) the reused observation arrays."""
+        step = self._step
+        arrays = [getattr(self._state, f.name) for f in dataclasses.fields(self._state)]
+        arrays += [*self._engine, self.day, *self._overrides, *step[:-1], *step.turn]
+        if self._reused is not None:
+            arrays += [array for array in self._reused if array.size]
+        return arrays
+
+    def checkpoint(self) -> CoreCheckpoint:
+        """A copy of everything :meth:`step` and :meth:`reset_rows` change, for :meth:`restore`
+        (the envs take one before a step whose language-model calls may raise)."""
+        return CoreCheckpoint(
+            tuple(array.copy() for array in self._written_arrays()),
+            self._overridden,
+            self._latest,
+        )
+
+    def restore(self, checkpoint: CoreCheckpoint) -> None:
+        """Put the engine back as it was at ``checkpoint`` (in place: the arrays stay bound to
+        the kernels), as if the steps since had never happened."""
+        for array, saved in zip(self._written_arrays(), checkpoint.arrays, strict=True):
+            np.copyto(array, saved)
+        self._overridden = checkpoint.overridden
+        self._latest = checkpoint.latest
 
     # ------------------------------------------------------------------ reset
     def reset(self, rng: np.random.Generator, *, reseeded: bool = True) -> None:

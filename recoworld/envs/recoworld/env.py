@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -17,6 +18,7 @@ from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
 from recoworld.simulators.llm_user import Decision, LLMUser
 from recoworld.text import HashingTextEncoder, TextEncoder, check_text_encoder
+from recoworld.validation import check_seed
 
 ObsType = dict[str, np.ndarray]
 
@@ -31,23 +33,41 @@ def slate_action_slots(
     keeps its position and every repetition is an empty slot (``-1``). ``out``: an int64
     ``(n, S)`` array to write the slots to (default: a new one).
     """
-    array = np.asarray(action)
+    array = _as_array(action, "slate")
     if array.shape != shape:
         raise ValueError(f"slate action has shape {array.shape}, expected {shape}: {action!r}")
     if array.dtype.kind not in "iu":
         raise ValueError(
             f"slate action has non-integer dtype {array.dtype}; candidate indices must be "
-            f"integers in [0, {num_candidates - 1}]: {action!r}"
+            f"integers (not bools) in [0, {num_candidates - 1}]: {action!r}"
         )
     batch = np.ascontiguousarray(array.reshape(-1, shape[-1]), dtype=np.int64)
     slots = np.empty(batch.shape, np.int64) if out is None else out
     bad = kernels.slate_slots(batch, num_candidates, slots)
     if bad >= 0:
+        row, slot = divmod(int(bad), shape[-1])
+        where = f"user row {row}, slot {slot}" if len(shape) > 1 else f"slot {slot}"
         raise ValueError(
-            f"slate action index {array.reshape(-1)[bad]} is outside the candidate range "
-            f"[0, {num_candidates - 1}]"
+            f"slate action index {array.reshape(-1)[bad]} ({where}) is outside the candidate "
+            f"range [0, {num_candidates - 1}]"
         )
     return slots
+
+
+def _as_array(action: Any, kind: str) -> np.ndarray:
+    """``np.asarray(action)``, with a ``ValueError`` naming the action when numpy refuses it
+    (a ragged list, an object it cannot convert)."""
+    try:
+        return np.asarray(action)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{kind} action {action!r} is not an array: {error}") from None
+
+
+def _where(position: tuple[int, ...]) -> str:
+    """``"index 3"`` for one user's action, ``"user row 1, index 3"`` for a batch's."""
+    if len(position) > 1:
+        return f"user row {position[0]}, index {position[1]}"
+    return f"index {position[0]}"
 
 
 def validate_scores(action: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -55,19 +75,79 @@ def validate_scores(action: Any, shape: tuple[int, ...]) -> np.ndarray:
 
     ``shape`` is ``(num_candidates,)`` for one user or ``(n_users, num_candidates)`` for a batch.
     """
-    array = np.asarray(action)
+    array = _as_array(action, "score")
     if array.shape != shape:
         raise ValueError(f"score action has shape {array.shape}, expected {shape}")
     if array.dtype.kind not in "iuf":
-        raise ValueError(f"score action has non-numeric dtype {array.dtype}")
-    if np.isnan(array).any():
-        position = np.unravel_index(int(np.isnan(array).argmax()), shape)
-        raise ValueError(f"score action has NaN at index {tuple(map(int, position))}")
-    low, high = array.min(), array.max()
-    if low < -1.0 or high > 1.0:
-        bad = low if low < -1.0 else high
-        raise ValueError(f"score action value {bad} is outside the action range [-1, 1]")
+        raise ValueError(
+            f"score action has non-numeric dtype {array.dtype}; scores are numbers (not bools) "
+            "in [-1, 1]"
+        )
+    nan = np.isnan(array)
+    if nan.any():
+        position = tuple(map(int, np.unravel_index(int(nan.argmax()), shape)))
+        raise ValueError(f"score action has NaN at {_where(position)}")
+    outside = (array < -1.0) | (array > 1.0)
+    if outside.any():
+        position = tuple(map(int, np.unravel_index(int(outside.argmax()), shape)))
+        raise ValueError(
+            f"score action value {array[position]} at {_where(position)} is outside the action "
+            "range [-1, 1]"
+        )
     return array
+
+
+class SlateSpace(spaces.MultiDiscrete):
+    """The slate action space: ``MultiDiscrete`` of candidate indices whose :meth:`contains`
+    is exactly what ``step`` accepts (:func:`slate_action_slots`).
+
+    Gymnasium's ``MultiDiscrete.contains`` takes any dtype that casts to int64, bools included;
+    the envs take integer arrays (Python or numpy ints, any width) and refuse bools, floats and
+    anything else, and ``contains`` says the same.
+    """
+
+    def __init__(self, num_candidates: int, shape: tuple[int, ...]) -> None:
+        super().__init__(np.full(shape, num_candidates, np.int64))
+
+    def contains(self, x: Any) -> bool:
+        try:
+            slate_action_slots(x, self.shape, int(self.nvec.flat[0]))
+        except ValueError:
+            return False
+        return True
+
+
+class SlateBatchSpace(spaces.Box):
+    """The vector env's slate action space: the integer ``Box`` that Gymnasium's ``batch_space``
+    makes of :class:`SlateSpace`, whose :meth:`contains` is exactly what ``step`` accepts
+    (integer arrays, not bools; see :class:`SlateSpace`)."""
+
+    def __init__(self, num_candidates: int, shape: tuple[int, ...]) -> None:
+        super().__init__(0, num_candidates - 1, shape, np.int64)
+        self.num_candidates = num_candidates
+
+    def contains(self, x: Any) -> bool:
+        try:
+            slate_action_slots(x, self.shape, self.num_candidates)
+        except ValueError:
+            return False
+        return True
+
+
+class ScoreSpace(spaces.Box):
+    """The score action space: ``Box(-1, 1)`` whose :meth:`contains` is exactly what ``step``
+    accepts (:func:`validate_scores`): integer or float arrays of any width (not bools) with
+    every value in ``[-1, 1]`` and no NaN."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__(-1.0, 1.0, shape, np.float32)
+
+    def contains(self, x: Any) -> bool:
+        try:
+            validate_scores(x, self.shape)
+        except ValueError:
+            return False
+        return True
 
 
 def slots_from_scores(scores: np.ndarray, slate_size: int) -> np.ndarray:
@@ -105,8 +185,13 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ``action_type="scores"``: ``Box(-1, 1, (num_candidates,))``, a score per candidate; the env
     shows the ``slate_size`` highest, best first, ties going to the lower index.
 
-    An action outside the space (wrong shape, non-integer or out-of-range index, NaN or
-    out-of-range score) raises ``ValueError`` naming the value; nothing is clipped.
+    ``action_space.contains`` and ``step`` agree: a slate is an integer array (Python or numpy
+    integers of any width; not bools, not floats), scores are an integer or float array (not
+    bools); lists convert as ``np.asarray`` converts them. An action outside the space (wrong
+    shape, a bool, non-integer or out-of-range index, NaN or out-of-range score) raises
+    ``ValueError`` naming the value and where it is, and leaves the env as it was; nothing is
+    clipped. (Gymnasium's own ``MultiDiscrete`` and ``Box`` would call a bool array in the
+    space; these spaces, :class:`SlateSpace` and :class:`ScoreSpace`, do not.)
 
     ## Observation Space
 
@@ -160,12 +245,16 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     None), ``instruction_topics`` (``{"more_of": [...], "less_of": [...]}`` or None),
     ``session_ended``, ``return_gap_days`` (or None), ``churned``, ``session``, ``turn``, ``day``,
     ``instruction_voiced_by`` (``"template"``, ``"llm"`` or ``"fallback"`` when an instruction was
-    voiced this turn, else None) and ``usage`` (the language-model calls, tokens, cost, latency and
-    cache hits of this step; zeros with the template voice). With ``user_model="llm"`` also
-    ``mindset`` (the user's current mindset text), ``llm_decision`` (``{"clicks": [item ids],
-    "leave": bool}``, what the model chose in ``"hybrid"``/``"llm"`` mode before the latent
-    bounds, else None) and ``llm_failed`` (this turn's model call failed and was recorded as a
-    failed turn, ``llm={"on_error": "fallback", ...}``).
+    voiced this turn, else None) and ``usage`` (the language-model calls, tokens, cost, latency,
+    cache hits and failed calls since the previous step or reset: every request sent, failed
+    ones included, also those of a step that raised; zeros with the template voice). With
+    ``user_model="llm"`` also ``mindset`` (the user's current mindset text), ``llm_decision``
+    (``{"clicks": [item ids], "leave": bool}``, what the model chose in ``"hybrid"``/``"llm"``
+    mode before the latent bounds, else None) and ``llm_failed`` (this turn's model call failed
+    and was recorded as a failed turn, ``llm={"on_error": "fallback", ...}``).
+
+    ``info["clicks"]`` is the clicked item ids; the vector env reports a count per user instead,
+    under another name: ``infos["click_counts"]``.
 
     ## The LLM user
 
@@ -185,6 +274,17 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ``cache`` (True, a path or a :class:`~recoworld.llm.ResponseCache`) replays LLM-backed runs
     exactly, ``cost_cap_usd`` stops a run with :class:`~recoworld.llm.CostCapExceeded` once
     spent, and ``on_error="fallback"`` records a failed call as a failed turn instead of raising.
+    A mindset is kept in whole sentences (an answer cut by the token budget loses its last,
+    unfinished one), and an answer that repeats its prompt is rejected as malformed (a failed
+    turn, the template mindset stands).
+
+    ## Failed model calls
+
+    A step whose model call raises (``on_error="raise"``, the default, or a spent cost cap)
+    leaves the env as it was: the latent step and the user's mindset are undone and the
+    generators put back, so retrying the same action gives what it would have given had the
+    call never failed. The failed requests stay counted: the next step's ``info["usage"]``
+    includes them (``calls`` and ``failed_calls``).
 
     ## Arguments
 
@@ -203,8 +303,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     * ``user_model`` ("latent" or "llm"), ``decision_mode`` ("latent", "hybrid" or "llm"),
       ``hybrid_click_bounds`` ((0.1, 0.9)), ``prompt_version`` ("v1"),
       ``instruction_max_tokens`` (40): the LLM user.
-    * ``llm`` (``LLMSettings()``: the embedded model): the LLM user's model, as
-      :class:`~recoworld.llm.LLMSettings` (``model``, ``cache``, ``cost_cap_usd``,
+    * ``llm`` (``LLMSettings()``: the embedded model; with the latent user anything else, like
+      the other LLM-user settings off their defaults, is refused by name): the LLM user's
+      model, as :class:`~recoworld.llm.LLMSettings` (``model``, ``cache``, ``cost_cap_usd``,
       ``temperature``, ``max_tokens``, ``on_error``, ``api_base``) or its shorthand: a model
       string, a :class:`~recoworld.llm.ChatModel` or a dict of those fields. Unset
       ``temperature`` / ``max_tokens`` keep the LLM user's defaults (0.7 and 64 tokens).
@@ -271,10 +372,17 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         self._last: StepResult | None = None
         self._usage = UsageSince(self.core.voice, self.llm_users)
         self._standing_text: str | None = None
+        self._may_raise = self.llm_users is not None or type(self.core.voice) is not TemplateVoice
+        """A step may raise after the latent step (a language model, or a voice of one's own):
+        it is taken on a checkpoint and undone when it raises."""
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[ObsType, dict[str, Any]]:
+        if seed is not None:  # numpy integers too; a bool or a negative seed is named
+            seed = check_seed("seed", seed)
+        if options:
+            raise ValueError(f"options={options!r}: RecoWorld-v0 takes no reset options")
         super().reset(seed=seed)
         self.core.reset(self.np_random, reseeded=seed is not None)
         # The voice draws from its own generator, so a voice that draws more or fewer numbers
@@ -304,6 +412,37 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         else:
             scores = validate_scores(action, (cfg.num_candidates,))
             slots = slots_from_scores(scores[None, :], cfg.slate_size)
+        if not self._may_raise:
+            return self._step(slots)
+        # A language-model call may raise (on_error="raise", a spent cost cap) after the
+        # latent step: then the env is put back as it was, generators included, so the same
+        # action can be retried as if the failed step had never been taken.
+        saved = self._checkpoint()
+        try:
+            return self._step(slots)
+        except BaseException:
+            self._restore(saved)
+            raise
+
+    def _checkpoint(self) -> tuple[Any, ...]:
+        users = self.llm_users
+        return (
+            self.core.checkpoint(),
+            self.np_random.bit_generator.state,
+            copy.deepcopy(self._voice_rng),  # its spawn counter too
+            users.checkpoint() if users is not None else None,
+            self._last,
+            self._standing_text,
+        )
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        core, state, self._voice_rng, users, self._last, self._standing_text = saved
+        self.core.restore(core)
+        self.np_random.bit_generator.state = state
+        if self.llm_users is not None:
+            self.llm_users.restore(users)
+
+    def _step(self, slots: np.ndarray) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
         users = self.llm_users
         if users is None:
             result, batch, mask = self.core.step(slots, self.np_random)
@@ -414,9 +553,17 @@ def llm_decision(decision: Decision, slate: np.ndarray) -> dict[str, Any] | None
 
 def action_space(config: RecoWorldConfig) -> spaces.Space[np.ndarray]:
     """The single-user action space of a RecoWorld config."""
+    return batched_action_space(config, None)
+
+
+def batched_action_space(config: RecoWorldConfig, n_users: int | None) -> spaces.Space[np.ndarray]:
+    """The action space of one user (``n_users=None``) or of a batch of ``n_users``."""
+    batch = () if n_users is None else (n_users,)
     if config.action_type == "slate":
-        return spaces.MultiDiscrete(np.full(config.slate_size, config.num_candidates))
-    return spaces.Box(-1.0, 1.0, (config.num_candidates,), np.float32)
+        if n_users is None:
+            return SlateSpace(config.num_candidates, (config.slate_size,))
+        return SlateBatchSpace(config.num_candidates, (n_users, config.slate_size))
+    return ScoreSpace((*batch, config.num_candidates))
 
 
 class RecoWorldParts(NamedTuple):
@@ -452,6 +599,11 @@ def build_parts(
         ValueError: an object of the wrong type, or a catalog smaller than the candidate block.
     """
     if catalog is None:
+        if config.num_candidates > config.n_items:
+            raise ValueError(
+                f"num_candidates={config.num_candidates} exceeds n_items={config.n_items}, the "
+                "items of the default catalog: the candidates are distinct items"
+            )
         catalog = default_catalog(config.n_items, config.catalog_seed)
     elif not isinstance(catalog, Catalog):
         raise ValueError(f"catalog={catalog!r} is not a recoworld Catalog")

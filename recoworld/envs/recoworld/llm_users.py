@@ -87,6 +87,18 @@ class LLMUserBatch:
             total = total + user.usage
         return total
 
+    def checkpoint(self) -> tuple[list[tuple[Any, ...]], list[str | None]]:
+        """Every user's mindset and counters and the standing sentences, for :meth:`restore`
+        (usage is not rolled back: a call that was sent stays counted)."""
+        return [user.checkpoint() for user in self.users], list(self.standing)
+
+    def restore(self, checkpoint: tuple[list[tuple[Any, ...]], list[str | None]]) -> None:
+        """Put the users back as they were at :meth:`checkpoint`."""
+        states, standing = checkpoint
+        for user, state in zip(self.users, states, strict=True):
+            user.restore(state)
+        self.standing = list(standing)
+
     def mindsets(self, rows: Rows) -> list[str]:
         return [self.users[row].mindset for row in rows]
 

@@ -8,6 +8,7 @@ all ``N`` users, so a step costs a handful of numpy calls over ``(N, ...)`` arra
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from recoworld.envs.recoworld.config import RecoWorldConfig, recoworld_config
 from recoworld.envs.recoworld.core import StepResult
 from recoworld.envs.recoworld.env import (
     ObsType,
+    batched_action_space,
     build_parts,
     slate_action_slots,
     slots_from_scores,
@@ -26,9 +28,9 @@ from recoworld.envs.recoworld.env import (
 )
 from recoworld.envs.recoworld.llm_users import UsageSince
 from recoworld.seeding import spawn_rng
-from recoworld.simulators import InstructionVoice, UserModelConfig
+from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
 from recoworld.text import TextEncoder
-from recoworld.validation import check_bool, check_int
+from recoworld.validation import check_bool, check_int, check_seed
 
 
 class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
@@ -39,10 +41,18 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     the ``catalog``, ``user_config``, ``voice`` and ``text_encoder`` objects) plus ``num_envs``
     and ``copy``. Actions are batched: ``(num_envs, slate_size)`` candidate indices (or
     ``(num_envs, num_candidates)`` scores). ``infos`` holds arrays over users: ``action_mask``
-    ``(N, C)``, ``clicks`` and ``watch_time`` per user, ``instructed``, ``session_ended``,
+    ``(N, C)``, ``click_counts`` (``(N,)`` int: how many items each user clicked; the single
+    env's ``info["clicks"]`` holds the clicked item ids instead, a ragged list per user that
+    the batch does not build) and ``watch_time`` per user, ``instructed``, ``session_ended``,
     ``return_gap_days`` (NaN where no session ended), ``churned``, ``wasted_slots``. Instruction
     sentences are not rendered by default (it would cost a Python call per instructing user);
     the encoded instruction is in the observation.
+
+    An action outside the batched action space raises ``ValueError`` naming the user row, and
+    the batch is left as it was. A step whose language-model call raises (``llm={"on_error":
+    "raise"}``, a spent cost cap) leaves the batch as it was too, generators included: the
+    same actions can be retried and give what they would have given had the call never failed
+    (the failed calls stay counted in the next step's ``infos["usage"]``).
 
     Language (``text_encoder=``, or ``user_model="llm"`` with the settings of the single env):
     ``infos["instruction"]`` (object array: the sentence said this step, or None),
@@ -93,7 +103,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         copy: bool = True,
         **settings: Any,
     ) -> None:
-        num_envs = check_int("num_envs", num_envs, low=1)
+        num_envs = check_int("num_envs", num_envs, low=1, high=2**31 - 1)
         copy = check_bool("copy", copy)
         parts = build_parts(
             recoworld_config(config, settings),
@@ -118,9 +128,15 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         self.single_observation_space = parts.observation_space
         self.single_action_space = parts.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.action_space = batched_action_space(self.config, num_envs)
         self._needs_reset = np.zeros(num_envs, bool)
         self._started = False
+        self._may_raise = self.llm_users is not None or (
+            self.text_encoder is not None and type(self.core.voice) is not TemplateVoice
+        )
+        """A step may raise after the latent step (a language model, or a voice of one's own
+        that speaks because a text encoder is set): it is taken on a checkpoint and undone
+        when it raises."""
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -129,6 +145,10 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             raise ValueError(
                 "RecoWorldVectorEnv.reset takes one int seed for the whole batch, not a list"
             )
+        if seed is not None:  # numpy integers too; a bool or a negative seed is named
+            seed = check_seed("seed", seed)
+        if options:
+            raise ValueError(f"options={options!r}: RecoWorld-v0 takes no reset options")
         super().reset(seed=seed)
         self.core.reset(self.np_random, reseeded=seed is not None)
         self._needs_reset[:] = False
@@ -150,13 +170,46 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         if not self._started:
             raise RuntimeError("RecoWorldVectorEnv.step called before reset")
         cfg, n = self.config, self.num_envs
-        array = np.asarray(actions)
         if cfg.action_type == "slate":
-            slots = slate_action_slots(array, (n, cfg.slate_size), cfg.num_candidates)
+            slots = slate_action_slots(actions, (n, cfg.slate_size), cfg.num_candidates)
         else:
-            validate_scores(array, (n, cfg.num_candidates))
-            slots = slots_from_scores(array, cfg.slate_size)
+            scores = validate_scores(actions, (n, cfg.num_candidates))
+            slots = slots_from_scores(scores, cfg.slate_size)
+        if not self._may_raise:
+            return self._step(slots)
+        # A language-model call may raise after the latent step: then the batch is put back as
+        # it was, generators included, and the same actions can be retried.
+        saved = self._checkpoint()
+        try:
+            return self._step(slots)
+        except BaseException:
+            self._restore(saved)
+            raise
 
+    def _checkpoint(self) -> tuple[Any, ...]:
+        users = self.llm_users
+        return (
+            self.core.checkpoint(),
+            self.np_random.bit_generator.state,
+            copy.deepcopy(getattr(self, "_voice_rng", None)),  # its spawn counter too
+            users.checkpoint() if users is not None else None,
+            self._needs_reset.copy(),
+            list(self._standing),
+        )
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        core, state, voice_rng, users, self._needs_reset, self._standing = saved
+        self.core.restore(core)
+        self.np_random.bit_generator.state = state
+        if voice_rng is not None:
+            self._voice_rng = voice_rng
+        if self.llm_users is not None:
+            self.llm_users.restore(users)
+
+    def _step(
+        self, slots: np.ndarray
+    ) -> tuple[ObsType, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        n = self.num_envs
         users = self.llm_users
         if users is None:
             result, obs, mask = self.core.step(slots, self.np_random)
@@ -265,7 +318,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         keep[reset] = False
         return {
             "action_mask": mask,
-            "clicks": clicks,
+            "click_counts": clicks,
             "watch_time": watch,
             "wasted_slots": result.wasted_slots.copy(),
             "instructed": result.instructed & keep,

@@ -1,0 +1,58 @@
+"""Checks of output paths before a run spends its time: never lose a file, fail early."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["check_new_file"]
+
+
+def check_new_file(path: str | os.PathLike[str], *, overwrite: bool, what: str = "file") -> Path:
+    """Check that ``path`` can be written as a new file (or replaced, with ``overwrite``).
+
+    Nothing is written: the nearest existing folder above ``path`` must be a folder that can be
+    written in (missing folders below it are created later, by the writer). When the parent
+    folder exists, a file is created there and removed at once, which catches places that
+    accept no new file (``/proc``, a read-only mount) even for the superuser.
+
+    Returns ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        IsADirectoryError: ``path`` is a folder.
+        NotADirectoryError: a component of the parent path is a file.
+        PermissionError: the folder cannot be written.
+        OSError: any other reason the file cannot be created.
+    """
+    target = Path(path)
+    label = f"{what} {str(target)!r}"
+    if target.is_dir():
+        raise IsADirectoryError(f"{label} is a folder; name a file inside it")
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise FileExistsError(
+                f"{label} exists; refusing to overwrite it (pass overwrite=True, or --overwrite "
+                "on the command line, to replace it)"
+            )
+        if not os.access(target, os.W_OK):
+            raise PermissionError(f"{label} exists and cannot be written")
+        return target
+    ancestor = target.parent
+    while not ancestor.exists():
+        if ancestor.is_symlink():
+            raise OSError(f"{label}: {str(ancestor)!r} is a broken link")
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(f"{label}: {str(ancestor)!r} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"{label}: the folder {str(ancestor)!r} cannot be written")
+    if ancestor == target.parent:
+        try:
+            with target.open("x"):
+                pass
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise type(error)(f"{label} cannot be created: {reason}") from None
+        target.unlink()
+    return target
