@@ -50,7 +50,8 @@ def run_llm_demo(
     """Play up to ``turns`` turns and print them; returns the usage totals per side.
 
     A mindset the model's token budget (``max_tokens``) cut mid-sentence is shown up to its
-    last whole sentence.
+    last whole sentence: the LLM user keeps only whole sentences
+    (:func:`recoworld.simulators.answers.whole_sentences`).
 
     Raises :class:`~recoworld.llm.LocalModelUnavailable` (with the install command) when
     ``llm="local"`` and the ``llm`` extra is missing.
@@ -73,7 +74,7 @@ def run_llm_demo(
     agent.reset(seed=seed)
     name = getattr(model, "model_name", type(model).__name__)
     console.print(f"[bold]RecoWorld-v0, LLM user and LLM ranker on {name}[/], seed {seed}")
-    console.print(f"User's mindset: [italic]{escape(whole_sentences(info['mindset']))}[/]")
+    console.print(f"User's mindset: [italic]{escape(info['mindset'])}[/]")
     user_usage = Usage()
     total_return = 0.0
     for turn in range(1, turns + 1):
@@ -100,7 +101,7 @@ def run_llm_demo(
         console.print(
             f"clicks {len(clicked)}, watched {info['watch_time']:.1f} min, reward {reward:.2f}"
         )
-        console.print(f"User's mindset: [italic]{escape(whole_sentences(info['mindset']))}[/]")
+        console.print(f"User's mindset: [italic]{escape(info['mindset'])}[/]")
         if info["instruction"]:
             console.print(
                 f"[bold yellow]User says:[/] {escape(str(info['instruction']))} "
@@ -118,22 +119,6 @@ def run_llm_demo(
     )
     env.close()
     return {"turns": turn, "return": total_return, "user": user_usage, "agent": agent.usage}
-
-
-def whole_sentences(text: str | None) -> str:
-    """``text`` up to its last whole sentence when it ends mid-sentence (a model's token budget
-    ran out), else as it is; text without a sentence end gets an ellipsis.
-
-    >>> whole_sentences("I want jazz. Then maybe some fo")
-    'I want jazz.'
-    >>> whole_sentences("I want jazz and")
-    'I want jazz and…'
-    """
-    text = (text or "").strip()
-    if not text or text[-1] in ".!?…\"')":
-        return text
-    cut = max(text.rfind(mark) for mark in (". ", "! ", "? "))
-    return text[: cut + 1] if cut > 0 else text + "…"
 
 
 def _usage_text(usage: Usage) -> str:

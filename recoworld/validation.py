@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
+    "MAX_COUNT",
     "ON_ERROR",
     "check_bool",
     "check_choice",
@@ -38,6 +39,10 @@ __all__ = [
     "check_seed",
     "config_from_arguments",
 ]
+
+MAX_COUNT = 2**31 - 1
+"""The largest count a config takes (items, users, slots, turns, envs): the int32 range the
+engines index with."""
 
 ON_ERROR: tuple[str, ...] = ("raise", "fallback")
 """What a component does when a language-model call fails: ``"raise"`` the error, or

@@ -569,10 +569,24 @@ def test_default_llm_demo_shows_an_instruction_and_the_agent_reading_it(
     assert (DEMO_LLM_SEED, DEMO_LLM_TURNS) == (demo.DEMO_SEED, demo.DEMO_TURNS)
 
 
-def test_a_mindset_cut_by_the_token_budget_is_shown_to_its_last_sentence() -> None:
-    from recoworld.demo import whole_sentences
+def test_a_mindset_cut_by_the_token_budget_is_shown_to_its_last_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The LLM user keeps mindsets in whole sentences (recoworld.simulators.answers), so the
+    demo shows a mindset the token budget cut only up to its last whole sentence."""
+    from recoworld import demo
+    from recoworld.llm import ScriptedChatModel
 
-    assert whole_sentences("I want jazz. This list is of the most iconic") == "I want jazz."
-    assert whole_sentences("Happy to keep browsing!") == "Happy to keep browsing!"
-    assert whole_sentences("no sentence end at all") == "no sentence end at all…"
-    assert whole_sentences("") == ""
+    ranking = '{"reasoning": "the user wants metal", "more_of": ["metal"], "less_of": []}'
+
+    def answer(messages: list[dict[str, str]]) -> str:
+        if "write your new mindset" in messages[-1]["content"]:
+            return "I want calm jazz. This list is of the most iconic"
+        return ranking
+
+    monkeypatch.setattr(demo, "check_local_model", lambda: None)
+    monkeypatch.setattr(demo, "make_chat_model", lambda llm: ScriptedChatModel(answer))
+    result = runner.invoke(app, ["demo", "--llm", "--turns", "2"])
+    assert result.exit_code == 0, result.output
+    assert "User's mindset: I want calm jazz." in result.output
+    assert "most iconic" not in result.output

@@ -119,6 +119,21 @@ class LLMError(Exception):
 
     usage: Usage = Usage()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_error, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild_error(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+) -> BaseException:
+    """An exception of class ``cls`` with the given ``args`` (its message) and attributes,
+    without calling its ``__init__``: how the errors of this layer are unpickled, so they cross
+    process boundaries (multiprocessing, concurrent.futures) with their message and fields."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ProviderFailure(Exception):
     """A provider exception as text, with credentials masked: what :class:`ProviderError` keeps
@@ -134,6 +149,9 @@ class ProviderFailure(Exception):
         self.message = message
         self.status_code = status_code
         super().__init__(f"{type_name}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_error, (type(self), self.args, dict(self.__dict__))
 
     @classmethod
     def of(cls, error: BaseException, secrets: Sequence[str] = ()) -> ProviderFailure:
@@ -597,8 +615,30 @@ SECRET_PARAM_NAMES = frozenset(
     )
 )
 """Request parameters that carry credentials, named exactly (case-insensitive): never cached,
-logged or accepted as options. Every other parameter (``max_tokens``, ``max_completion_tokens``,
-a schema's ``"tokens"`` property...) is an ordinary setting and part of the response-cache key."""
+logged or accepted as options. Names ending like a credential count too
+(:data:`SECRET_PARAM_SUFFIXES`); every other parameter (``max_tokens``,
+``max_completion_tokens``, ``top_p``, a schema's ``"tokens"`` property...) is an ordinary
+setting and part of the response-cache key."""
+
+SECRET_PARAM_SUFFIXES = (
+    "_key",
+    "apikey",
+    "_token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "credentials",
+    "authorization",
+)
+"""Endings (case-insensitive) that make any parameter name a credential, for provider arguments
+not named in :data:`SECRET_PARAM_NAMES` (``aws_web_identity_token``, ``azure_password``,
+``vertex_credentials``, ``watsonx_api_key``, ``client_secret``...). ``_token`` is singular on
+purpose: ``max_tokens`` and ``max_completion_tokens`` end in ``tokens`` and are settings."""
+
+NOT_SECRET_PARAM_NAMES = frozenset(("prompt_cache_key",))
+"""Settings whose names end like a credential but carry none (OpenAI's ``prompt_cache_key`` is
+a routing hint)."""
 
 _SECRET_ENV_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 """Environment variables whose values are masked out of error texts (``OPENAI_API_KEY``,
@@ -609,12 +649,18 @@ _BEARER = re.compile(r"(\bBearer\s+)[^\s\"',;]+", re.IGNORECASE)
 
 
 def is_secret_param(name: str) -> bool:
-    """Whether a request parameter carries a credential (one of :data:`SECRET_PARAM_NAMES`).
+    """Whether a request parameter carries a credential: one of :data:`SECRET_PARAM_NAMES`, or
+    a name ending in one of :data:`SECRET_PARAM_SUFFIXES` (case-insensitive).
 
-    >>> is_secret_param("api_key"), is_secret_param("max_tokens")
-    (True, False)
+    >>> is_secret_param("api_key"), is_secret_param("AZURE_PASSWORD"), is_secret_param("max_tokens")
+    (True, True, False)
     """
-    return isinstance(name, str) and name.lower() in SECRET_PARAM_NAMES
+    if not isinstance(name, str):
+        return False
+    lowered = name.lower()
+    if lowered in SECRET_PARAM_NAMES:
+        return True
+    return lowered not in NOT_SECRET_PARAM_NAMES and lowered.endswith(SECRET_PARAM_SUFFIXES)
 
 
 def redact_secrets(text: str, extra_secrets: Sequence[str] = ()) -> str:

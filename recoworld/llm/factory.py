@@ -35,8 +35,10 @@ def make_chat_model(
             ``None``/``False`` for none. With a cache an LLM-backed run replays exactly.
         cost_cap_usd: Wrap the model in a :class:`~recoworld.llm.MeteredChatModel` whose meter
             raises :class:`~recoworld.llm.CostCapExceeded` once this much was spent. For a
-            litellm model that litellm cannot price, give its prices or a ``token_cap`` too
-            (else ``ValueError``: the cap could never trigger).
+            litellm model that litellm cannot price, give its prices or a ``token_cap`` too;
+            for a ChatModel of your own, set ``price_known = True`` on it (its usage reports
+            real costs) or give a ``token_cap`` (else ``ValueError``: the cap might never
+            trigger).
         api_base: Server URL for a litellm model string (ignored otherwise).
         token_cap: Also meter the model, and stop with
             :class:`~recoworld.llm.TokenCapExceeded` once this many tokens (prompt +

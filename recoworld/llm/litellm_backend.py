@@ -17,6 +17,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Iterator, Mapping
 from types import ModuleType
@@ -110,8 +111,10 @@ class LiteLLMChatModel(BaseChatModel):
             ``seed``) instead of failing.
         extra_params: Further litellm request parameters (``top_p``, ``stop``,
             ``max_completion_tokens``...); they are part of the response-cache key. Credentials
-            (:data:`~recoworld.llm.base.SECRET_PARAM_NAMES`) are refused here: they come only
-            from the environment.
+            (:func:`~recoworld.llm.base.is_secret_param`: exact names such as ``api_key``, and
+            any name ending in ``_key``, ``_token``, ``secret``, ``password``, ``credentials``,
+            ``authorization``...) are refused here: they come only from the environment. The
+            string values given here are masked out of error texts all the same.
         input_cost_per_token: US dollars per prompt token; with ``output_cost_per_token``, the
             price of every call instead of litellm's price list (``None``: litellm's price,
             if it knows the model; ``price_known`` says whether it does).
@@ -180,10 +183,15 @@ class LiteLLMChatModel(BaseChatModel):
         self.model_name = model
         self.input_cost_per_token = input_cost_per_token
         self.output_cost_per_token = output_cost_per_token
-        self.price_known = input_cost_per_token is not None or _litellm_prices(self._litellm, model)
+        self.price_known: bool = input_cost_per_token is not None or _litellm_prices(
+            self._litellm, model
+        )
         """Whether calls are priced: prices were given, or litellm's (offline) price list has
         the model. A cost cap needs a price (or a token cap) to ever trigger."""
         self.api_base = api_base
+        self._secrets = tuple(_string_values(extra)) + _userinfo(api_base)
+        """Strings masked out of every error text and log line besides the environment's
+        credentials: the values of ``extra_params`` and the user and password of ``api_base``."""
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.backoff_s = float(backoff_s)
@@ -205,13 +213,15 @@ class LiteLLMChatModel(BaseChatModel):
     def cache_params(self) -> dict[str, Any]:
         """The settings that shape answers, for the response-cache key (no credentials)."""
         return {
-            "api_base": self.api_base,
+            "api_base": _without_userinfo(self.api_base),
             "native_json_schema": self.native_json_schema,
             **self.extra_params,
         }
 
     def __repr__(self) -> str:
-        return f"LiteLLMChatModel({self.model_name!r}, api_base={self.api_base!r})"
+        return (
+            f"LiteLLMChatModel({self.model_name!r}, api_base={_without_userinfo(self.api_base)!r})"
+        )
 
     # --- request and response --------------------------------------------------------------
 
@@ -276,6 +286,7 @@ class LiteLLMChatModel(BaseChatModel):
                 "the answer has no choices",
                 attempts=attempt,
                 usage=failed + call + Usage(failed_calls=1),
+                secrets=self._secrets,
             )
         message = getattr(choices[0], "message", None)
         return str(getattr(message, "content", None) or ""), call
@@ -322,6 +333,7 @@ class LiteLLMChatModel(BaseChatModel):
                 + ("" if raw is None else f" ({_decode_problem(error)})"),
                 attempts=attempts,
                 usage=failed,
+                secrets=self._secrets,
             )
         hint = None
         missing_key = _is_missing_key(error)
@@ -335,7 +347,14 @@ class LiteLLMChatModel(BaseChatModel):
                 )
             else:
                 hint = f"The provider refused the API key: check {names}"
-        return ProviderError(self.model_name, error, attempts=attempts, usage=failed, hint=hint)
+        return ProviderError(
+            self.model_name,
+            error,
+            attempts=attempts,
+            usage=failed,
+            hint=hint,
+            secrets=self._secrets,
+        )
 
     def _key_variables(self) -> list[str]:
         """The environment variables litellm reads the key of this model from."""
@@ -365,7 +384,7 @@ class LiteLLMChatModel(BaseChatModel):
             self.max_retries + 1,
             wait,
             why,
-            redact_secrets(f"{type(error).__name__}: {error}"),
+            redact_secrets(f"{type(error).__name__}: {error}", self._secrets),
         )
         return wait
 
@@ -392,7 +411,7 @@ class LiteLLMChatModel(BaseChatModel):
             if failure is None:
                 text, usage = self._read(response, latency, failed, attempt)
                 return text, failed + usage
-            failed = failed + Usage(calls=1, failed_calls=1, latency_s=latency)
+            failed = failed + _failed_attempt(failure, latency)
             wait = self._on_failure(failure, attempt)
             if wait is None:
                 # from None: the provider's exception may echo the key; ProviderError keeps a
@@ -430,7 +449,7 @@ class LiteLLMChatModel(BaseChatModel):
             if failure is None:
                 text, usage = self._read(response, latency, failed, attempt)
                 return text, failed + usage
-            failed = failed + Usage(calls=1, failed_calls=1, latency_s=latency)
+            failed = failed + _failed_attempt(failure, latency)
             wait = self._on_failure(failure, attempt)
             if wait is None:
                 # from None: the provider's exception may echo the key; ProviderError keeps a
@@ -454,6 +473,55 @@ def _credential_paths(params: Mapping[str, Any], prefix: str = "") -> Iterator[s
             yield path
         elif isinstance(value, Mapping) and str(name) not in _SCHEMA_PARAMS:
             yield from _credential_paths(value, f"{path}.")
+
+
+def _failed_attempt(error: BaseException, latency_s: float) -> Usage:
+    """What a failed attempt counts: a request sent and failed, unless the client refused to
+    send it for want of an API key (then nothing was sent: no call)."""
+    if _is_missing_key(error):
+        return Usage(latency_s=latency_s)
+    return Usage(calls=1, failed_calls=1, latency_s=latency_s)
+
+
+def _string_values(value: Any) -> Iterator[str]:
+    """Every string in ``value`` (nested dicts, lists and tuples too), schemas excepted (their
+    ``"object"``, ``"string"``... are no secrets, and masking them would garble errors)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            if str(name) not in _SCHEMA_PARAMS:
+                yield from _string_values(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _string_values(item)
+
+
+def _userinfo(url: str | None) -> tuple[str, ...]:
+    """The user name and password in ``url`` (``https://user:secret@host/v1``), if any."""
+    if url is None:
+        return ()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        found = (parts.username, parts.password)
+    except ValueError:
+        return ()
+    return tuple(urllib.parse.unquote(part) for part in found if part) + tuple(
+        part for part in found if part
+    )
+
+
+def _without_userinfo(url: str | None) -> str | None:
+    """``url`` without its user name and password (for cache keys and reprs)."""
+    if url is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _litellm_prices(litellm: ModuleType, model: str) -> bool:

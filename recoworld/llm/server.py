@@ -11,14 +11,16 @@ is passed on to it, so stopping ``recoworld llm serve`` by its PID stops the ser
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
+import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from recoworld.llm.local import INSTALL_HINT, LocalModelUnavailable, embedded_model_path
 
@@ -89,21 +91,34 @@ def client_snippet(
     )
 
 
-def _stop_with_parent() -> Callable[[], None] | None:
-    """On Linux, a ``preexec_fn`` that makes the child get SIGTERM if the parent dies even by
-    SIGKILL (``prctl(PR_SET_PDEATHSIG)``); ``None`` elsewhere."""
+_STOP_WITH_PARENT = """\
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(143)  # the parent died before the signal was armed: do not start the server
+for name in ("SIGPIPE", "SIGXFSZ"):  # Python ignores these; the server gets the defaults
+    if hasattr(signal, name):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as error:
+    sys.stderr.write(f"cannot start {sys.argv[2]!r}: {error}\\n")
+    sys.exit(127)
+"""
+"""A tiny Python launcher, Linux only: arms the parent-death signal
+(``prctl(PR_SET_PDEATHSIG, SIGTERM)``, kept across ``exec``) and then becomes the server
+command. It does in a child process of its own what a ``preexec_fn`` would do between ``fork``
+and ``exec``, which is unsafe in a process with threads."""
+
+
+def _child_command(command: Sequence[str]) -> list[str]:
+    """``command``, started through :data:`_STOP_WITH_PARENT` on Linux, as it is elsewhere."""
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def set_death_signal() -> None:
-        prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-    return set_death_signal
+        return list(command)
+    return [sys.executable, "-c", _STOP_WITH_PARENT, str(os.getpid()), *command]
 
 
 def run_server(
@@ -114,23 +129,44 @@ def run_server(
     """Run ``command`` as a child process until it ends, passing the ``forward`` signals on.
 
     While the child runs, SIGTERM and SIGINT sent to this process are sent to the child (which
-    stops), instead of ending this process and leaving the child running. On Linux the child
-    also gets SIGTERM if this process is killed outright. Returns the child's exit status
+    stops), instead of ending this process and leaving the child running. The child runs in a
+    session of its own, so a Ctrl-C in the terminal reaches it once, passed on by this process,
+    not twice. However this function is left (the child ended, or an exception), a child still
+    running is stopped (SIGTERM, then SIGKILL after 10 s). Returns the child's exit status
     (negative: the signal that ended it, as :mod:`subprocess` reports it).
+
+    The handlers are installed only in the main thread (Python allows no other); called from
+    another thread, nothing is forwarded, but the child is still stopped when this function is
+    left. On Linux the child also gets SIGTERM if this process is killed outright (SIGKILL):
+    it is started through a small launcher that arms the parent-death signal
+    (``prctl(PR_SET_PDEATHSIG)``) and then executes the command, rather than through a
+    ``preexec_fn``, which is unsafe when the process has threads. (Linux sends that signal when
+    the *thread* that started the child ends; this function waits in that thread until the
+    child has ended.)
     """
-    child = subprocess.Popen(list(command), preexec_fn=_stop_with_parent())
+    child: subprocess.Popen[bytes] | None = None
+    pending: list[int] = []  # signals that came before the child existed
 
     def pass_on(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
+        if child is None:
+            pending.append(signum)
+        elif child.poll() is None:
             child.send_signal(signum)
 
-    previous = {number: signal.signal(number, pass_on) for number in forward}
+    previous: dict[int, Any] = {}  # the handlers to put back
     try:
+        if threading.current_thread() is threading.main_thread():
+            for number in forward:
+                previous[number] = signal.signal(number, pass_on)
+        child = subprocess.Popen(_child_command(command), start_new_session=True)
+        for early in pending:
+            child.send_signal(early)
         return child.wait()
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if child.poll() is None:  # this process is leaving for another reason: take it along
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+        if child is not None and child.poll() is None:
+            # this process is leaving for another reason: take the child along
             child.terminate()
             try:
                 child.wait(timeout=10)

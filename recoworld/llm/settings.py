@@ -70,7 +70,8 @@ class LLMSettings:
     input_cost_per_token: float | None = None
     """US dollars per prompt token of a litellm model string, instead of litellm's price list
     (with ``output_cost_per_token``). A ``cost_cap_usd`` on a model litellm cannot price needs
-    these or a ``token_cap``: the cap could never trigger otherwise (``ValueError`` on build)."""
+    these or a ``token_cap``: the cap could never trigger otherwise (``ValueError`` on build).
+    A ChatModel of your own needs ``price_known = True`` (or a ``token_cap``) likewise."""
     output_cost_per_token: float | None = None
     """US dollars per completion token (with ``input_cost_per_token``)."""
 

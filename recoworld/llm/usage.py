@@ -115,23 +115,36 @@ class MeteredChatModel:
     Calls that end in an error (:class:`MalformedOutputError`, :class:`ProviderError`...) are
     charged too, with what the error's ``usage`` says they cost.
 
+    ``price_known`` is the wrapped model's, so wrappers of wrappers still say it.
+
     Raises:
-        ValueError: the meter has a cost cap but no token cap, and the model says it cannot
-            price its calls (``price_known`` is false: a litellm model without a known price
-            and without ``input_cost_per_token``/``output_cost_per_token``), so the cap could
-            never trigger. The embedded local model is free (its price is known: 0), so a cost
-            cap on it is allowed but never stops a run; a token cap does.
+        ValueError: the meter has a cost cap but no token cap, and the model does not say
+            that it prices its calls, so the cap might never trigger: its ``price_known`` is
+            false (a litellm model without a known price and without
+            ``input_cost_per_token``/``output_cost_per_token``) or missing (a user's own
+            ChatModel: set ``price_known = True`` on it if its usage reports real costs).
+            The models of this library say it: the embedded local model is free (its price is
+            known: 0), so a cost cap on it is allowed but never stops a run; a token cap does.
     """
 
     def __init__(self, model: ChatModel, meter: UsageMeter) -> None:
-        unpriced = price_known(model) is False
-        if meter.cost_cap_usd is not None and meter.token_cap is None and unpriced:
+        known = price_known(model)
+        if meter.cost_cap_usd is not None and meter.token_cap is None and known is not True:
+            if known is False:
+                raise ValueError(
+                    f"cost_cap_usd={meter.cost_cap_usd} cannot be enforced for model "
+                    f"{model.model_name!r}: litellm has no price for it, so its calls would "
+                    "count as $0 and the cap would never stop the run. Give its prices "
+                    "(input_cost_per_token= and output_cost_per_token=, US dollars per token, "
+                    "in llm={...} / LLMSettings or LiteLLMChatModel), or a token cap (token_cap=)"
+                )
             raise ValueError(
                 f"cost_cap_usd={meter.cost_cap_usd} cannot be enforced for model "
-                f"{model.model_name!r}: litellm has no price for it, so its calls would count "
-                "as $0 and the cap would never stop the run. Give its prices "
-                "(input_cost_per_token= and output_cost_per_token=, US dollars per token, in "
-                "llm={...} / LLMSettings or LiteLLMChatModel), or a token cap (token_cap=)"
+                f"{getattr(model, 'model_name', '?')!r} ({type(model).__name__}): the model "
+                "does not say whether the usage it reports carries real costs (it has no "
+                "price_known attribute), so its calls might count as $0 and the cap never stop "
+                f"the run. Set price_known = True on {type(model).__name__} if its usage "
+                "reports real costs (cost_usd), or give a token cap (token_cap=)"
             )
         self.model = model
         self.meter = meter
@@ -140,6 +153,11 @@ class MeteredChatModel:
     @property
     def cache_params(self) -> dict[str, object]:
         return dict(getattr(self.model, "cache_params", {}))
+
+    @property
+    def price_known(self) -> bool | None:
+        """Whether the wrapped model prices its calls (``None``: it does not say)."""
+        return price_known(self.model)
 
     def complete(
         self,

@@ -21,6 +21,8 @@ prompt's wording, or a line of the item listing) is an echo of the prompt, not a
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s|$)")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _LABEL = re.compile(r"((?:[A-Za-z]+ ){0,2}[A-Za-z]+):")
+_LINE_START = r"(?:^|(?<=\n)|(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+)[\s\"'\u201c\u2018*#>-]*"
+"""Where a sentence or line of an answer starts (after any quotes, bullets or markdown)."""
 
 
 def whole_sentences(text: str, max_chars: int, max_fragment_words: int) -> str | None:
@@ -71,8 +73,9 @@ def echoes_prompt(
 ) -> bool:
     """Whether ``answer`` repeats its prompt: ``n_words`` consecutive words of one of the
     prompt's fixed ``segments`` (:func:`prompt_segments`) or of one ``listing`` line (the
-    items it was shown), or one of the segments' labels with its colon
-    (``"Your mindset so far:"``).
+    items it was shown), or one of the segments' labels with its colon (``"Your mindset so
+    far:"``, ``"What you want:"``) at the start of the answer or of one of its sentences or
+    lines. A label inside a sentence (``"I know what you want: jazz."``) is ordinary speech.
 
     >>> segments = prompt_segments('You are a person using a music app. Your mindset: "{m}"')
     >>> echoes_prompt("You are a person using a music app and I like it.", segments)
@@ -81,15 +84,21 @@ def echoes_prompt(
     True
     >>> echoes_prompt("I am a person who likes jazz.", segments)
     False
+    >>> echoes_prompt("I know my mindset: bored.", segments)
+    False
     """
     lowered = answer.lower()
     words = _WORD.findall(lowered)
     grams: set[tuple[str, ...]] = set()
-    spaced = " ".join(lowered.split())
     for segment in segments:
-        for label in _LABEL.findall(segment):
-            if " ".join(label.lower().split()) + ":" in spaced:
-                return True
+        for found in _LABEL.finditer(segment):
+            # The label, or the label with the word before it ("your" of "Your mindset so far").
+            before = re.search(r"([A-Za-z]+) $", segment[: found.start()])
+            labels = [found.group(1)] + ([f"{before.group(1)} {found.group(1)}"] if before else [])
+            for label in labels:
+                pattern = r"\s+".join(re.escape(word) for word in label.lower().split())
+                if re.search(rf"{_LINE_START}{pattern}\s*:", lowered):
+                    return True
     for text in (*segments, *listing):
         seen = _WORD.findall(text.lower())
         grams.update(tuple(seen[i : i + n_words]) for i in range(len(seen) - n_words + 1))

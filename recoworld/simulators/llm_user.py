@@ -61,7 +61,7 @@ from recoworld.simulators.instruction import (
     TemplateVoice,
     join_names,
 )
-from recoworld.simulators.llm_voice import names_a_topic
+from recoworld.simulators.llm_voice import INSTRUCTION_MAX_CHARS, names_a_topic
 from recoworld.validation import ON_ERROR, check_choice, check_int, check_number
 
 DECISION_MODES = ("latent", "hybrid", "llm")
@@ -70,8 +70,6 @@ PROMPT_VERSION = "v1"
 PROMPT_PARTS = ("reflect", "decide", "instruct")
 MINDSET_MAX_CHARS = 400
 """Longest mindset kept, in whole sentences (the decision schema's ``maxLength`` too)."""
-INSTRUCTION_MAX_CHARS = 300
-"""Longest instruction sentence(s) kept from the model, in whole sentences."""
 
 
 def check_click_bounds(name: str, bounds: Any) -> tuple[float, float]:

@@ -29,7 +29,8 @@ from recoworld.validation import check_int, check_number
 PROMPT_VERSION = "v1"
 """Version of the packaged prompt (``prompts/instruction_voice.<version>.txt``)."""
 INSTRUCTION_MAX_CHARS = 300
-"""Longest sentence(s) kept from the model, in whole sentences."""
+"""Longest instruction sentence(s) kept from the model, in whole sentences (the LLM voice's and
+the RecoWorld LLM user's)."""
 
 
 def names_a_topic(text: str, instruction: ReflectiveInstruction) -> bool:

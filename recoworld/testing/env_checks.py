@@ -85,6 +85,7 @@ def check_env_conformance(
     skip_sb3: bool = False,
     skip_render_check: bool = False,
     ignore_info_keys: tuple[str, ...] = DEFAULT_IGNORED_INFO_KEYS,
+    strict_contains: bool = False,
     **env_kwargs: Any,
 ) -> None:
     """Check one env against Gymnasium's and SB3's checkers and the library's env contracts.
@@ -104,10 +105,16 @@ def check_env_conformance(
        ``info["action_mask"]``, where given, of bools or 0/1 integers.
     6. Every action from :func:`out_of_space_actions` (wrong shape, out of range, NaN, bad keys
        or text) makes ``step`` raise ``ValueError``, each tried right after a reset.
-    7. ``action_space.contains`` and ``step`` agree: a sampled action recast as other types
-       (:func:`action_type_variants`: a bool, a float, a 0-d array, a list, ``None``, ...) is
-       a legal move if ``contains`` accepts it and raises ``ValueError`` if it refuses it,
-       each tried right after a reset.
+    7. What ``action_space.contains`` accepts, ``step`` accepts: a sampled action recast as
+       other types (:func:`action_type_variants`: a bool, a float, a 0-d array, a list,
+       ``None``, ...) is a legal move whenever ``contains`` accepts it, each tried right after
+       a reset. With ``strict_contains``, the converse too: a variant that ``contains``
+       refuses makes ``step`` raise ``ValueError`` and leaves the env as it was (the next
+       step, with the sampled action, gives what it gives right after a reset). Many
+       Gymnasium envs cast what they are given (``Pendulum-v1`` takes an ``int64`` array its
+       ``float32`` box does not contain), so the converse is asked for only on request; the
+       library's own envs promise it (:func:`~recoworld.testing.check_registry` asks it of
+       them).
 
     Args:
         env_or_id: a registered id (made with ``gym.make(env_or_id, **env_kwargs)``), an env
@@ -116,7 +123,10 @@ def check_env_conformance(
         steps: sampled actions stepped in check 5.
         skip_sb3: leave out SB3's checker.
         skip_render_check: passed to Gymnasium's checker.
-        ignore_info_keys: dotted info paths left out of the reset comparison (wall-clock).
+        ignore_info_keys: dotted info paths left out of the reset and step comparisons
+            (wall-clock).
+        strict_contains: in check 7, also require that every variant ``contains`` refuses is
+            refused by ``step`` with ``ValueError``, leaving the env unchanged.
         env_kwargs: constructor arguments, with an env id only.
 
     Raises:
@@ -134,7 +144,9 @@ def check_env_conformance(
         _check_sampled_actions(env, name, seed, steps)
         _check_spaces_fixed(env, name, observation_space, action_space, "after step")
         _check_out_of_space_actions(env, name, seed)
-        _check_contains_agrees_with_step(env, name, seed)
+        _check_contains_agrees_with_step(
+            env, name, seed, strict=strict_contains, ignore_info_keys=ignore_info_keys
+        )
     finally:
         if made:
             env.close()
@@ -264,17 +276,28 @@ def _check_out_of_space_actions(env: gym.Env, name: str, seed: int) -> None:
         )
 
 
-def _check_contains_agrees_with_step(env: gym.Env, name: str, seed: int) -> None:
+def _check_contains_agrees_with_step(
+    env: gym.Env, name: str, seed: int, *, strict: bool, ignore_info_keys: tuple[str, ...]
+) -> None:
     space = env.action_space
     space.seed(seed)
     env.reset(seed=seed)
-    for kind, action in action_type_variants(space, space.sample()):
+    sampled = space.sample()
+    clean = None
+    if strict:  # the sampled action's step right after a reset
+        env.reset(seed=seed)
+        clean = _step_record(env, sampled, ignore_info_keys)
+    for kind, action in action_type_variants(space, sampled):
         inside = _contains(space, action)
+        if not inside and not strict:
+            continue
         env.reset(seed=seed)
         try:
             env.step(action)
         except Exception as error:
             if not inside and isinstance(error, ValueError):
+                assert clean is not None  # strict
+                _check_unchanged(env, name, sampled, ignore_info_keys, clean, action, kind)
                 continue
             verdict = "accepts" if inside else "refuses"
             must = "be a legal move" if inside else "raise ValueError"
@@ -286,9 +309,41 @@ def _check_contains_agrees_with_step(env: gym.Env, name: str, seed: int) -> None
         if not inside:
             raise ConformanceError(
                 f"{name}: step accepted the action {short_repr(action)} ({kind}), which "
-                "action_space.contains refuses; contains and step must agree (refuse it with "
-                "ValueError, or accept it in the space)"
+                "action_space.contains refuses; with strict_contains, contains and step must "
+                "agree (refuse it with ValueError, or accept it in the space)"
             )
+
+
+def _step_record(env: gym.Env, action: Any, ignore_info_keys: tuple[str, ...]) -> tuple[Any, ...]:
+    """A comparable record of ``env.step(action)``."""
+    obs, reward, terminated, truncated, info = env.step(action)
+    return (
+        snapshot(obs),
+        float(reward),
+        bool(terminated),
+        bool(truncated),
+        jsonable(info, ignore_info_keys),
+    )
+
+
+def _check_unchanged(
+    env: gym.Env,
+    name: str,
+    sampled: Any,
+    ignore_info_keys: tuple[str, ...],
+    clean: tuple[Any, ...],
+    refused: Any,
+    kind: str,
+) -> None:
+    """After ``refused`` was refused, stepping ``sampled`` gives the ``clean`` record."""
+    after = _step_record(env, sampled, ignore_info_keys)
+    found = first_difference(clean, after)
+    if found:
+        raise ConformanceError(
+            f"{name}: step refused the action {short_repr(refused)} ({kind}) but changed the "
+            f"env: the next step differs from a clean one at {found}; a refused action must "
+            "leave the env as it was"
+        )
 
 
 def action_type_variants(space: spaces.Space, action: Any) -> list[tuple[str, Any]]:

@@ -97,6 +97,7 @@ def check_registry(
     num_envs: int = 4,
     skip_sb3: bool = False,
     raise_on_failure: bool = True,
+    strict_contains: bool | None = None,
 ) -> RegistryReport:
     """Run the env checks over registered env ids and report every result.
 
@@ -117,6 +118,10 @@ def check_registry(
         skip_sb3: leave out Stable-Baselines3's checker.
         raise_on_failure: raise :class:`ConformanceError` listing every failure at the end
             (default); False returns the report either way.
+        strict_contains: passed to :func:`check_env_conformance`: also require that ``step``
+            refuses, with ``ValueError`` and no change, what ``action_space.contains``
+            refuses. The default, None, asks it of the library's own ids
+            (:data:`recoworld.ENV_IDS`), which promise it, and not of others.
 
     Returns:
         A :class:`RegistryReport` (``print`` it for a table).
@@ -125,9 +130,9 @@ def check_registry(
         ConformanceError: with ``raise_on_failure``, when a check failed.
         ValueError: ``variants`` names an id that is not checked.
     """
-    if env_ids is None:
-        import recoworld
+    import recoworld
 
+    if env_ids is None:
         env_ids = recoworld.ENV_IDS
     env_ids = tuple(env_ids)
     variants = dict(variants or {})
@@ -138,7 +143,8 @@ def check_registry(
     for env_id in env_ids:
         for kwargs in variants.get(env_id) or ({},):
             kwargs = dict(kwargs)
-            for check, run in _checks(env_id, kwargs, seed, steps, num_envs, skip_sb3):
+            strict = env_id in recoworld.ENV_IDS if strict_contains is None else strict_contains
+            for check, run in _checks(env_id, kwargs, seed, steps, num_envs, skip_sb3, strict):
                 results.append(_run(env_id, kwargs, check, run))
     report = RegistryReport(tuple(results))
     if raise_on_failure:
@@ -147,7 +153,13 @@ def check_registry(
 
 
 def _checks(
-    env_id: str, kwargs: dict[str, Any], seed: int, steps: int, num_envs: int, skip_sb3: bool
+    env_id: str,
+    kwargs: dict[str, Any],
+    seed: int,
+    steps: int,
+    num_envs: int,
+    skip_sb3: bool,
+    strict_contains: bool,
 ) -> list[tuple[str, Callable[[], None]]]:
     if env_id not in gym.registry:
 
@@ -159,7 +171,12 @@ def _checks(
         (
             "conformance",
             lambda: check_env_conformance(
-                env_id, seed=seed, steps=steps, skip_sb3=skip_sb3, **kwargs
+                env_id,
+                seed=seed,
+                steps=steps,
+                skip_sb3=skip_sb3,
+                strict_contains=strict_contains,
+                **kwargs,
             ),
         ),
         ("determinism", lambda: check_determinism(env_id, seed, steps, **kwargs)),

@@ -374,6 +374,53 @@ def test_scpr_save_never_overwrites_and_is_checked_before_training(monkeypatch, 
             make_env_and_agent("ConvRec-v0", "scpr", agent_options={"save": path}, **SMALL_ENV)
 
 
+def test_a_save_folder_filled_during_training_keeps_the_model_beside_it(
+    monkeypatch, tmp_path, fm, dqn
+):
+    """The folder was new when checked, but filled while SCPR trained: the trained model goes to
+    the first free sibling folder, with a warning naming it; nothing is overwritten or lost."""
+    from recoworld.agents.scpr import agent as scpr_agent
+
+    folder = tmp_path / "trained"
+    (tmp_path / "trained-1").mkdir()
+    (tmp_path / "trained-1" / "other.txt").write_text("theirs")
+
+    def training_meanwhile_filled(*args, **kwargs):
+        folder.mkdir()
+        (folder / "keep.txt").write_text("mine")
+        return fm, dqn
+
+    monkeypatch.setattr(scpr_agent, "train_scpr", training_meanwhile_filled)
+    with pytest.warns(UserWarning, match=r"saved to '.*trained-2' instead"):
+        _, agent = make_env_and_agent(
+            "ConvRec-v0", "scpr", agent_options={"train_steps": 5, "save": folder}, **SMALL_ENV
+        )
+    assert agent.policy is dqn
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    assert (folder / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "trained-1").iterdir()) == ["other.txt"]
+    _, saved_policy = load_scpr_checkpoint(tmp_path / "trained-2")
+    observation = np.random.default_rng(0).random(dqn.q_network.observation_dim, np.float32)
+    np.testing.assert_array_equal(saved_policy.q_values(observation), dqn.q_values(observation))
+
+
+def test_a_save_folder_still_new_or_empty_after_training_is_used_without_a_warning(
+    monkeypatch, tmp_path, fm, dqn
+):
+    import warnings
+
+    from recoworld.agents.scpr import agent as scpr_agent
+
+    monkeypatch.setattr(scpr_agent, "train_scpr", lambda *args, **kwargs: (fm, dqn))
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "empty", tmp_path / "new" / "nested"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            make_env_and_agent("ConvRec-v0", "scpr", agent_options={"save": folder}, **SMALL_ENV)
+        assert (folder / "scpr.json").is_file()
+    assert not (tmp_path / "empty-1").exists()
+
+
 def test_make_agent_checks_scpr_options_too(tmp_path, fm, dqn):
     folder = save_scpr_checkpoint(tmp_path / "scpr", fm, dqn)
     env = gym.make("ConvRec-v0", **scpr_env_kwargs(SMALL_ENV, fm))

@@ -7,6 +7,7 @@ gives what a run where the call never failed gives, draws included.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -244,6 +245,9 @@ def test_a_failed_instruction_call_leaves_the_single_env_as_it_was():
 
 
 def vector_run(model, *, retry: bool, steps: int = 6, num_envs: int = 3, **kwargs):
+    """The trace of a vector run; with ``copy=False`` among ``kwargs`` the env reuses its
+    observation buffers, so the trace holds copies, and a failed step must put back the
+    observation the caller holds (the buffers of the previous step)."""
     envs = gym.make_vec(
         "RecoWorld-v0",
         num_envs=num_envs,
@@ -254,21 +258,25 @@ def vector_run(model, *, retry: bool, steps: int = 6, num_envs: int = 3, **kwarg
         **kwargs,
     )
     obs, infos = envs.reset(seed=1)
-    trace = [(obs, list(infos["mindset"]))]
+    trace = [(copy.deepcopy(obs), list(infos["mindset"]))]
     raised = 0
     rng = np.random.default_rng(0)
     for _ in range(steps):
         actions = np.stack([rng.permutation(100)[:10] for _ in range(num_envs)])
+        held = copy.deepcopy(obs)
         try:
             out = envs.step(actions)
         except LLMError:
             assert retry
             raised += 1
+            np.testing.assert_equal(obs, held)  # the caller's observation is as it was
             out = envs.step(actions)
+        if kwargs.get("copy") is False:  # the same arrays, written again
+            assert all(out[0][key] is obs[key] for key in ("context", "candidates", "history"))
         obs, rewards, terminations, truncations, infos = out
         trace.append(
             (
-                obs,
+                copy.deepcopy(obs),
                 rewards,
                 terminations,
                 truncations,
@@ -289,6 +297,26 @@ def test_a_step_that_raises_leaves_the_vector_env_as_it_was(decision_mode, fail_
     )
     assert raised == 1
     assert_same_trace(clean, flaky)
+
+
+@pytest.mark.parametrize("decision_mode", ["latent", "llm"])
+@pytest.mark.parametrize("fail_at", [0, 4, 9])
+def test_a_step_that_raises_leaves_the_vector_env_with_reused_buffers_as_it_was(
+    decision_mode, fail_at
+):
+    """``copy=False``: every step writes into the same observation arrays, which the caller
+    holds; a failed step puts them back, and the retry reproduces the clean run."""
+    clean_model = FailsOnce(user_answer, None)
+    clean, _ = vector_run(clean_model, retry=False, decision_mode=decision_mode, copy=False)
+    assert len(clean_model.calls) > fail_at
+    flaky, raised = vector_run(
+        FailsOnce(user_answer, fail_at), retry=True, decision_mode=decision_mode, copy=False
+    )
+    assert raised == 1
+    assert_same_trace(clean, flaky)
+    # copy=True gives the same run.
+    copied, _ = vector_run(FailsOnce(user_answer, None), retry=False, decision_mode=decision_mode)
+    assert_same_trace(clean, copied)
 
 
 def recochat_run(model, *, retry: bool):

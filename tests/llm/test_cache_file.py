@@ -4,10 +4,13 @@ one cache; an answer that cannot be stored is still returned."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import gymnasium as gym
@@ -88,13 +91,141 @@ def test_a_damaged_cache_is_reported_at_gym_make(tmp_path: Path) -> None:
 
 def test_the_cache_is_opened_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
-    ResponseCache(path).close()
-    with sqlite3.connect(path) as connection:
+    with ResponseCache(path), contextlib.closing(sqlite3.connect(path)) as connection:
         (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
     assert mode == "wal"
 
 
-def _writer(path: str, worker: int, puts: int) -> None:
+def test_a_closed_cache_is_one_file_that_opens_read_only_anywhere(tmp_path: Path) -> None:
+    """Review of issue 9: a closed cache stayed in WAL mode, and a WAL file cannot be opened
+    with ``mode=ro`` where sqlite cannot create its ``-shm`` file."""
+    path = tmp_path / "cache.sqlite"
+    with ResponseCache(path) as cache:
+        cache.put("k", "m", "{}", "stored", Usage(calls=1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.sqlite"]
+    header = path.read_bytes()[18:20]
+    assert header == b"\x01\x01"  # rollback journal: no -wal/-shm needed to read it
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as reader:
+        assert reader.execute("SELECT text FROM responses").fetchone() == ("stored",)
+
+
+def test_a_cache_still_open_elsewhere_stays_in_wal_when_one_closes(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    other = ResponseCache(path)
+    try:
+        with ResponseCache(path, busy_timeout_s=5) as cache:
+            cache.put("k", "m", "{}", "stored", Usage(calls=1))
+        assert other.get("k").text == "stored"  # closing one did not disturb the other
+        other.put("k2", "m", "{}", "more", Usage(calls=1))
+    finally:
+        other.close()
+    with ResponseCache(path, read_only=True) as cache:
+        assert len(cache) == 2
+
+
+# --- read-only caches (review of issue 9) ---------------------------------------------------
+
+
+def stored_cache(path: Path, *, wal: bool = False) -> None:
+    """A cache file holding one answer for ``ASK``; ``wal=True`` leaves it in WAL mode."""
+    with ResponseCache(path) as cache:
+        CachedChatModel(ScriptedChatModel(["stored answer"]), cache).complete(ASK)
+    if wal:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+
+
+def test_read_only_replays_and_counts_failed_puts_with_one_warning(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "cache.sqlite"
+    stored_cache(path)
+    before = path.read_bytes()
+    inner = ScriptedChatModel(["new 1", "new 2"])
+    with caplog.at_level(logging.WARNING), ResponseCache(path, read_only=True) as cache:
+        assert cache.read_only
+        model = CachedChatModel(inner, cache)
+        hit = model.complete(ASK)
+        assert hit.cached and hit.text == "stored answer"
+        other = [{"role": "user", "content": "Another song?"}]
+        assert model.complete(other).text == "new 1"
+        assert model.complete(other).text == "new 2"  # not stored, so asked again
+        with pytest.raises(CacheFileError, match="read-only") as caught:
+            cache.put("k", "m", "{}", "x", Usage())
+        assert str(path) in str(caught.value)
+    assert model.failed_puts == 2
+    assert caplog.text.count("not cached") == 1  # one warning, not one per miss
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.sqlite"]
+
+
+def test_read_only_refuses_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.sqlite"
+    with pytest.raises(CacheFileError, match="does not exist") as caught:
+        ResponseCache(path, read_only=True)
+    assert caught.value.path == path and not path.exists()
+
+
+def test_read_only_still_refuses_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CacheFileError) as caught:
+        ResponseCache(path, read_only=True)
+    assert_names_file_and_fix(caught.value, path)
+
+
+@contextlib.contextmanager
+def write_protected(*paths: Path):
+    """Make ``paths`` read-only for this process, root included: ``chmod`` for other users;
+    for root, which ignores permissions, the immutable attribute (``chattr +i``); skip when
+    neither is possible."""
+    if os.geteuid() != 0:
+        modes = {path: path.stat().st_mode for path in paths}
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("running as root (permissions ignored) and chattr is not available")
+    protected: list[Path] = []
+    try:
+        for path in paths:
+            if subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode != 0:
+                pytest.skip("running as root (permissions ignored) and chattr +i fails here")
+            protected.append(path)
+        yield
+    finally:
+        for path in reversed(protected):
+            subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["closed-file", "wal-file"])
+@pytest.mark.parametrize("protect", ["file-and-folder", "folder"])
+def test_a_write_protected_cache_is_opened_read_only(
+    tmp_path: Path, caplog, wal: bool, protect: str
+) -> None:
+    """Review of issue 9: ``PRAGMA journal_mode=WAL`` on every open needs write access, so a
+    read-only cache could no longer be opened at all."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    path = folder / "cache.sqlite"
+    stored_cache(path, wal=wal)
+    targets = (path, folder) if protect == "file-and-folder" else (folder,)
+    with write_protected(*targets):
+        with caplog.at_level(logging.WARNING), ResponseCache(path) as cache:
+            assert cache.read_only
+            model = CachedChatModel(ScriptedChatModel(["new"]), cache)
+            assert model.complete(ASK).text == "stored answer"
+            assert model.complete([{"role": "user", "content": "Else?"}]).text == "new"
+        assert model.failed_puts == 1
+        assert "read-only" in caplog.text and str(path) in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == ["cache.sqlite"]
+
+
+def _writer(path: str, worker: int, puts: int) -> None:  # runs in a spawned process
     with ResponseCache(path) as cache:
         for index in range(puts):
             cache.put(f"{worker}-{index}", "m", "{}", f"answer {worker} {index}", Usage(calls=1))
@@ -104,12 +235,22 @@ def _writer(path: str, worker: int, puts: int) -> None:
 
 def test_three_processes_share_one_cache(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: this process has threads (fork would copy their locks mid-use).
+    context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_writer, args=(str(path), w, 500)) for w in range(3)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=120)
+    try:
+        for process in workers:
+            process.start()
+        for process in workers:
+            process.join(timeout=120)
+    finally:
+        for process in workers:  # stragglers past the timeout (or after a failed start)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
     assert [process.exitcode for process in workers] == [0, 0, 0]
     with ResponseCache(path) as cache:
         assert len(cache) == 1500
@@ -166,7 +307,13 @@ def test_a_locked_put_names_the_file_and_the_fix(tmp_path: Path) -> None:
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.parametrize("value", [0, -1.0])
+@pytest.mark.parametrize("value", [0, -1.0, "1", None, float("nan"), True])
 def test_bad_busy_timeout_is_named(tmp_path: Path, value: float) -> None:
-    with pytest.raises(ValueError, match="busy_timeout_s"):
+    with pytest.raises(ValueError, match="busy_timeout_s="):
         ResponseCache(tmp_path / "c.sqlite", busy_timeout_s=value)
+    assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_bad_read_only_flag_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="read_only="):
+        ResponseCache(tmp_path / "c.sqlite", read_only="yes")  # type: ignore[arg-type]

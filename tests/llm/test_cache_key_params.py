@@ -1,5 +1,6 @@
-"""Every setting that shapes an answer is part of the response-cache key; only credentials,
-named exactly and at the top level of the request, are left out (issue 9, item 1)."""
+"""Every setting that shapes an answer is part of the response-cache key; only credentials are
+left out: named exactly, or by a credential's ending (``*_key``, ``*_token``, ``*secret``,
+``*password``, ``*credentials``, ``*authorization``), outside schemas (issue 9, item 1)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fake_provider import Reply
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recoworld.llm import CachedChatModel, LiteLLMChatModel, ResponseCache, ScriptedChatModel
-from recoworld.llm.base import SECRET_PARAM_NAMES, is_secret_param, redact_secrets
+from recoworld.llm.base import SECRET_PARAM_NAMES, ProviderError, is_secret_param, redact_secrets
 from recoworld.llm.cache import cache_key, canonical_request
 
 ASK = [{"role": "user", "content": "Recommend one song."}]
@@ -84,11 +86,13 @@ def test_a_schema_in_extra_params_may_have_a_password_property() -> None:
     assert model.cache_params["response_format"] == response_format
 
 
-def test_only_top_level_credentials_are_left_out_of_the_stored_request(tmp_path: Path) -> None:
+def test_credentials_are_left_out_of_the_stored_request(tmp_path: Path) -> None:
     inner = ScriptedChatModel(["fine"])
     inner.cache_params = {  # type: ignore[attr-defined]
         "api_key": "sk-secret-value-1",
         "headers": {"Authorization": "Bearer sk-secret-value-2"},
+        "aws_web_identity_token": "sk-secret-value-3",
+        "extra_body": {"azure_password": "sk-secret-value-4", "top_k": 3},
         "top_p": 0.5,
     }
     path = tmp_path / "c.sqlite"
@@ -98,6 +102,8 @@ def test_only_top_level_credentials_are_left_out_of_the_stored_request(tmp_path:
         (request,) = connection.execute("SELECT request FROM responses").fetchone()
     params = json.loads(request)["params"]
     assert "api_key" not in params and "headers" not in params
+    assert "aws_web_identity_token" not in params
+    assert params["extra_body"] == {"top_k": 3}
     assert params["top_p"] == 0.5 and params["max_tokens"] == 7
     assert b"sk-secret-value" not in path.read_bytes()
 
@@ -130,6 +136,112 @@ def test_credential_names_are_exact_and_case_insensitive() -> None:
     for name in ("max_tokens", "max_completion_tokens", "tokens", "token_cap", "api_base"):
         assert not is_secret_param(name)
     assert "max_tokens" not in SECRET_PARAM_NAMES
+
+
+CREDENTIAL_ENDINGS = (
+    "_key",
+    "api_key",
+    "_token",
+    "_secret",
+    "secret",
+    "password",
+    "_credentials",
+    "credentials",
+    "authorization",
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "aws_web_identity_token",
+        "azure_password",
+        "vertex_credentials",
+        "watsonx_api_key",
+        "Azure_Client_Secret",
+        "PROXY_AUTHORIZATION",
+        "github_token",
+    ],
+)
+def test_credentials_named_by_their_ending_are_refused_and_never_cached(
+    name: str, tmp_path: Path
+) -> None:
+    """Review of issue 9: litellm credential arguments not in the exact list (such as
+    ``aws_web_identity_token``) were accepted and stored in the cache's request column."""
+    assert is_secret_param(name)
+    with pytest.raises(ValueError, match="may not carry credentials"):
+        LiteLLMChatModel("openai/fake", extra_params={name: "sk-never-stored-42"})
+    with pytest.raises(ValueError, match="may not carry credentials"):
+        LiteLLMChatModel("openai/fake", extra_params={"extra_body": {name: "sk-never-stored"}})
+    inner = ScriptedChatModel(["fine"])
+    inner.cache_params = {name: "sk-never-stored-42", "top_p": 0.5}  # type: ignore[attr-defined]
+    path = tmp_path / "c.sqlite"
+    with ResponseCache(path) as cache:
+        CachedChatModel(inner, cache).complete(ASK)
+    assert b"sk-never-stored" not in path.read_bytes()
+    assert cache_key("m", ASK, {name: "a"}) == cache_key("m", ASK, {name: "b"})
+
+
+_PREFIXES = st.text(
+    alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd"), whitelist_characters="_"),
+    max_size=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(prefix=_PREFIXES, ending=st.sampled_from(CREDENTIAL_ENDINGS), upper=st.booleans())
+def test_probe_any_name_ending_like_a_credential_is_refused(
+    prefix: str, ending: str, upper: bool
+) -> None:
+    name = prefix + (ending.upper() if upper else ending)
+    if name.lower() == "prompt_cache_key":  # a documented setting that ends in _key
+        return
+    assert is_secret_param(name)
+    with pytest.raises(ValueError, match="may not carry credentials"):
+        LiteLLMChatModel("openai/fake", extra_params={name: "x"})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"max_tokens_hint": 1},
+        {"max_completion_tokens": 50},
+        {"top_p": 0.9},
+        {"stop": ["\n"]},
+        {"response_format": {"type": "json_object"}},
+        {"prompt_cache_key": "run-1"},
+        {"extra_body": {"tokens": 3, "top_k": 5}},
+    ],
+)
+def test_settings_that_look_like_credentials_are_not(params: dict) -> None:
+    assert not is_secret_param("max_tokens")  # a constructor/complete() argument, not extra
+    for name in params:
+        assert not is_secret_param(name)
+    model = LiteLLMChatModel("openai/fake", extra_params=params)
+    for name, value in params.items():
+        assert model.cache_params[name] == value
+
+
+def test_extra_param_values_and_api_base_userinfo_are_masked_in_errors(fake_provider) -> None:
+    """Review of issue 9: an error echoing a value given in ``extra_params``, or the password in
+    ``api_base``, showed it in the ProviderError text."""
+    host = fake_provider.url.split("://", 1)[1]
+    echo = "unknown metadata 'customer-ident-778899'; user proxy-user:pa55-word-xyz"
+    fake_provider.default = Reply(status=400, body={"error": {"message": echo}})
+    model = LiteLLMChatModel(
+        "openai/fake",
+        api_base=f"http://proxy-user:pa55-word-xyz@{host}",
+        extra_params={"metadata": {"customer": "customer-ident-778899"}},
+        max_retries=0,
+    )
+    assert "pa55-word-xyz" not in repr(model)
+    assert "pa55-word-xyz" not in json.dumps(model.cache_params)
+    with pytest.raises(ProviderError) as caught:
+        model.complete(ASK)
+    assert len(fake_provider.requests) == 1  # the error came from the server
+    for text in (str(caught.value), repr(caught.value.cause), caught.value.cause.message):
+        assert "customer-ident-778899" not in text and "pa55-word-xyz" not in text
+        assert "proxy-user" not in text
 
 
 def test_environment_secrets_are_still_redacted(monkeypatch: pytest.MonkeyPatch) -> None:

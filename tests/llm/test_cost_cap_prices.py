@@ -9,12 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recoworld.llm import (
+    CachedChatModel,
+    ChatResponse,
     CostCapExceeded,
     LiteLLMChatModel,
     LLMSettings,
+    LocalChatModel,
     MeteredChatModel,
+    ResponseCache,
     ScriptedChatModel,
     TokenCapExceeded,
+    Usage,
     UsageMeter,
     make_chat_model,
     price_known,
@@ -38,22 +43,65 @@ def test_a_cost_cap_on_an_unpriced_model_is_refused_at_construction() -> None:
         assert "input_cost_per_token" in message and "token_cap" in message
 
 
-def test_a_known_price_free_local_model_or_own_model_may_have_a_cost_cap() -> None:
+class Own:
+    """A user's own ChatModel that says nothing about prices, and reports $0."""
+
+    model_name = "own"
+
+    def complete(self, messages, **kwargs):
+        return ChatResponse("ok", Usage(calls=1, prompt_tokens=100, completion_tokens=100))
+
+    async def acomplete(self, messages, **kwargs):  # pragma: no cover - never called
+        return self.complete(messages, **kwargs)
+
+
+class OwnPriced(Own):
+    price_known = True
+
+
+def test_a_known_price_or_free_local_model_may_have_a_cost_cap() -> None:
     assert LiteLLMChatModel("openai/gpt-4o-mini").price_known is True
     make_chat_model("openai/gpt-4o-mini", cost_cap_usd=1.0)
     assert price_known(ScriptedChatModel(["x"])) is True
+    MeteredChatModel(OwnPriced(), UsageMeter(cost_cap_usd=1.0))  # type: ignore[arg-type]
 
-    class Own:  # a user's own ChatModel that says nothing about prices
-        model_name = "own"
 
-        def complete(self, messages, **kwargs):  # pragma: no cover - never called
-            raise NotImplementedError
-
-        async def acomplete(self, messages, **kwargs):  # pragma: no cover - never called
-            raise NotImplementedError
-
+def test_a_cost_cap_on_an_own_model_without_price_known_is_refused() -> None:
+    """Review of issue 9: a model without ``price_known`` that reports $0 passed silently."""
     assert price_known(Own()) is None
-    MeteredChatModel(Own(), UsageMeter(cost_cap_usd=1.0))  # type: ignore[arg-type]
+    attempts = [
+        lambda: MeteredChatModel(Own(), UsageMeter(cost_cap_usd=1.0)),  # type: ignore[arg-type]
+        lambda: make_chat_model(Own(), cost_cap_usd=1.0),  # type: ignore[arg-type]
+        lambda: LLMSettings(model=Own(), cost_cap_usd=1.0).build(),  # type: ignore[arg-type]
+    ]
+    for build in attempts:
+        with pytest.raises(ValueError) as caught:
+            build()
+        message = str(caught.value)
+        assert "Own" in message and "cost_cap_usd" in message
+        assert "price_known = True" in message and "token_cap" in message
+    # Either fix makes it acceptable; the token cap then stops the run.
+    capped = MeteredChatModel(Own(), UsageMeter(cost_cap_usd=1.0, token_cap=150))  # type: ignore[arg-type]
+    capped.complete(ASK)
+    with pytest.raises(TokenCapExceeded):
+        capped.complete(ASK)
+
+
+def test_every_model_of_the_library_says_whether_it_is_priced(tmp_path) -> None:
+    scripted = ScriptedChatModel(["x"])
+    assert scripted.price_known is True
+    assert LocalChatModel.price_known is True
+    assert LiteLLMChatModel("openai/fake").price_known is False
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        for inner, known in ((scripted, True), (Own(), None), (OwnPriced(), True)):
+            cached = CachedChatModel(inner, cache)  # type: ignore[arg-type]
+            assert cached.price_known is known
+            metered = MeteredChatModel(cached, UsageMeter(token_cap=10))
+            assert metered.price_known is known
+        unpriced = CachedChatModel(LiteLLMChatModel("openai/fake"), cache)
+        assert unpriced.price_known is False
+        with pytest.raises(ValueError, match="input_cost_per_token"):
+            MeteredChatModel(unpriced, UsageMeter(cost_cap_usd=1.0))
 
 
 def test_local_model_is_priced_at_zero() -> None:

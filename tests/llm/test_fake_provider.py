@@ -164,6 +164,23 @@ def test_a_missing_key_fails_at_once_naming_the_variable(fake_provider, monkeypa
     assert fake_provider.requests == []  # the client refused before sending
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_missing_key_counts_no_call(fake_provider, monkeypatch, mode):
+    """Review of issue 9: a request the client refused to send for want of a key counted as
+    one call and one failed call; nothing was sent, so nothing is counted (nor charged)."""
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ProviderError) as caught:
+        call(make_model(fake_provider, max_retries=3), mode)
+    usage = caught.value.usage
+    assert (usage.calls, usage.failed_calls, usage.cost_usd) == (0, 0, 0.0)
+    assert fake_provider.requests == []
+    meter = UsageMeter()
+    metered = MeteredChatModel(make_model(fake_provider), meter)
+    with pytest.raises(ProviderError):
+        call(metered, mode)
+    assert (meter.usage.calls, meter.usage.failed_calls) == (0, 0)
+
+
 # --- retries are bounded and every request is counted ---------------------------------------
 
 

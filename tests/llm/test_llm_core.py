@@ -304,3 +304,63 @@ def test_cache_keys_and_file_exclude_credentials(tmp_path: Path):
 def test_default_cache_path_follows_xdg(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_path() == tmp_path / "recoworld" / "llm_cache.sqlite"
+
+
+# --- errors cross process boundaries (review of issue 9) ------------------------------------
+
+
+def _errors_to_pickle():
+    from pathlib import Path
+
+    from recoworld.llm import BadResponseError, CacheFileError, TokenCapExceeded
+    from recoworld.llm.base import ProviderFailure
+    from recoworld.llm.local import LocalModelUnavailable
+
+    spent = Usage(calls=3, prompt_tokens=10, completion_tokens=5, cost_usd=0.25, failed_calls=2)
+    return [
+        ProviderError(
+            "openai/x", ConnectionError("reset by peer"), attempts=3, usage=spent, hint="retry"
+        ),
+        BadResponseError("openai/x", '{"choices": []}', "the answer has no choices", usage=spent),
+        MalformedOutputError(
+            "not json", ["no JSON value found"], model="m", attempts=2, usage=spent
+        ),
+        CostCapExceeded(1.0, 1.5, 7),
+        TokenCapExceeded(100, 150, 4, cap_usd=2.0, spent_usd=0.5),
+        CacheFileError(Path("/tmp/c.sqlite"), "is locked", "retry"),
+        ProviderFailure("Timeout", "took too long", 504),
+        LocalModelUnavailable("install it"),
+        LLMError("plain"),
+    ]
+
+
+@pytest.mark.parametrize("error", _errors_to_pickle(), ids=lambda e: type(e).__name__)
+def test_errors_survive_pickling_with_message_and_fields(error: BaseException) -> None:
+    """Review of issue 9: ``pickle.loads(pickle.dumps(e))`` raised TypeError (the errors' own
+    ``__init__`` does not take the message), so an error from a worker process was lost."""
+    import copy
+    import pickle
+
+    for copied in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
+        assert type(copied) is type(error)
+        assert str(copied) == str(error) and copied.args == error.args
+        assert vars(copied).keys() == vars(error).keys()
+        for name, value in vars(error).items():
+            if isinstance(value, BaseException):
+                assert type(getattr(copied, name)) is type(value)
+                assert str(getattr(copied, name)) == str(value)
+            else:
+                assert getattr(copied, name) == value, name
+    if isinstance(error, LLMError):
+        assert pickle.loads(pickle.dumps(error)).usage == error.usage
+
+
+def test_a_provider_error_keeps_its_status_after_pickling() -> None:
+    import pickle
+
+    from recoworld.llm.base import ProviderFailure
+
+    error = ProviderError("m", ProviderFailure("RateLimitError", "slow down", 429), attempts=2)
+    copied = pickle.loads(pickle.dumps(error))
+    assert copied.status_code == 429 and copied.attempts == 2 and copied.model == "m"
+    assert copied.usage == Usage(calls=2, failed_calls=2)

@@ -11,8 +11,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -62,18 +64,67 @@ def wait_for(path: Path, timeout_s: float = 30.0) -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def kill_if_alive(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def parent_and_child(marker: Path, **popen: object):
+    """The PARENT script running CHILD; both are killed on the way out, whatever happened."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(marker)], **popen)
+    try:
+        yield parent
+    finally:
+        if marker.exists():
+            kill_if_alive(int(marker.read_text()))
+        if parent.poll() is None:
+            parent.kill()
+        parent.wait()
+
+
+@pytest.fixture
+def spawned(monkeypatch):
+    """Every child ``run_server`` starts in this process, killed after the test if still
+    running (also when the test failed)."""
+    children: list[subprocess.Popen] = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            children.append(self)
+
+    monkeypatch.setattr(
+        server,
+        "subprocess",
+        SimpleNamespace(Popen=Recorded, TimeoutExpired=subprocess.TimeoutExpired),
+    )
+    try:
+        yield children
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+            child.wait(timeout=30)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_the_parent_by_pid_stops_the_server_child(tmp_path: Path, signum) -> None:
     marker = tmp_path / "child.pid"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(marker)])
-    try:
+    with parent_and_child(marker) as parent:
         child_pid = int(wait_for(marker))
         parent.send_signal(signum)
         parent.wait(timeout=30)
@@ -83,21 +134,96 @@ def test_stopping_the_parent_by_pid_stops_the_server_child(tmp_path: Path, signu
             time.sleep(0.02)
         assert not pid_alive(child_pid)
         assert parent.returncode == 0  # the child stopped cleanly and said so
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
+
+
+def test_a_terminal_ctrl_c_reaches_the_child_only_through_the_parent(tmp_path: Path) -> None:
+    """Review of issue 9: the child shared the parent's process group, so a Ctrl-C in the
+    terminal (SIGINT to the whole foreground group) reached it twice: directly and forwarded."""
+    marker = tmp_path / "child.pid"
+    with parent_and_child(marker, start_new_session=True) as parent:  # the "terminal" group
+        child_pid = int(wait_for(marker))
+        assert os.getpgid(child_pid) != os.getpgid(parent.pid)
+        assert os.getsid(child_pid) != os.getsid(parent.pid)
+        os.killpg(os.getpgid(parent.pid), signal.SIGINT)  # what Ctrl-C sends
+        parent.wait(timeout=30)
+        assert wait_for(Path(f"{marker}.stopped"), 10) == "SIGINT"
+        assert parent.returncode == 0
 
 
 def test_killing_the_parent_outright_still_stops_the_child(tmp_path: Path) -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("parent-death signal is Linux only")
     marker = tmp_path / "child.pid"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(marker)])
-    wait_for(marker)
-    parent.kill()
-    parent.wait(timeout=30)
-    assert wait_for(Path(f"{marker}.stopped"), 10) == "SIGTERM"
+    with parent_and_child(marker) as parent:
+        wait_for(marker)
+        parent.kill()
+        parent.wait(timeout=30)
+        assert wait_for(Path(f"{marker}.stopped"), 10) == "SIGTERM"
+
+
+# A child that stops by itself (exit 7) if no signal comes within 20 s.
+PATIENT_CHILD = "import sys, time; time.sleep(20); sys.exit(7)"
+
+
+def test_a_signal_before_the_child_exists_is_passed_on(monkeypatch, spawned) -> None:
+    """Review of issue 9: the handlers were installed only after the child started, so a
+    SIGTERM in between ended the parent and left the child running."""
+    real_popen = server.subprocess.Popen
+    received: list[int] = []
+
+    def signal_first(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the child is being started
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(server.subprocess, "Popen", signal_first)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        code = server.run_server([sys.executable, "-c", PATIENT_CHILD])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == -signal.SIGTERM  # passed on to the child, not waited out (exit 7)
+    assert received == []  # and not handled by the handler run_server put back
+    assert [child.returncode for child in spawned] == [-signal.SIGTERM]
+
+
+def test_run_server_from_another_thread_installs_no_handler_and_cleans_up(spawned) -> None:
+    """Review of issue 9: outside the main thread ``signal.signal`` raises ValueError, which
+    came after the child had started and left it running."""
+    results: list[object] = []
+
+    def run(command: list[str]) -> None:
+        try:
+            results.append(server.run_server(command))
+        except BaseException as error:  # reported below
+            results.append(error)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    thread = threading.Thread(target=run, args=([sys.executable, "-c", "raise SystemExit(3)"],))
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert results == [3]
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert all(child.poll() is not None for child in spawned)
+
+
+def test_the_child_is_stopped_when_waiting_fails(monkeypatch, spawned) -> None:
+    class Interrupted(Exception):
+        pass
+
+    real_popen = server.subprocess.Popen
+
+    class FailingWait(real_popen):  # type: ignore[misc, valid-type]
+        def wait(self, timeout=None):
+            if timeout is None:
+                raise Interrupted
+            return super().wait(timeout)
+
+    monkeypatch.setattr(server.subprocess, "Popen", FailingWait)
+    with pytest.raises(Interrupted):
+        server.run_server([sys.executable, "-c", PATIENT_CHILD])
+    assert len(spawned) == 1 and spawned[0].returncode == -signal.SIGTERM
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_the_loader_log_is_quiet_unless_verbose() -> None:

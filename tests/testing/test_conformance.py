@@ -151,12 +151,49 @@ class RefusesBools(Countdown):
 
 
 class AcceptsFloats(Countdown):
-    """Its step takes whole floats, which its space does not contain."""
+    """Its step takes whole floats, which its space does not contain (refused only with
+    ``strict_contains``)."""
 
     def step(self, action: Any):
         if isinstance(action, float) and action in (0.0, 1.0, 2.0):
             action = int(action)
         return super().step(action)
+
+
+class CountsRefusedSteps(Countdown):
+    """Refuses what its space does not contain, but counts the refused step first."""
+
+    def step(self, action: Any):
+        if not self.action_space.contains(action):
+            self.steps += 1
+        return super().step(action)
+
+
+class CastsInts(gym.Env[np.ndarray, np.ndarray]):
+    """A float ``Box`` action that ``step`` casts, as Gymnasium's own envs do: an ``int64``
+    array, which the ``float32`` box does not contain, is a legal move. Wrong shapes, NaN and
+    values past the bounds are refused."""
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Box(-5.0, 5.0, (2,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.position = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        self.steps = 0
+        return self.position.copy(), {}
+
+    def step(self, action: Any):
+        action = np.asarray(action, dtype=np.float32)
+        if action.shape != (2,) or not np.isfinite(action).all() or np.abs(action).max() > 1:
+            raise ValueError(f"action {action!r} is outside [-1, 1]^2")
+        self.position = np.clip(self.position + action, -5, 5).astype(np.float32)
+        self.steps += 1
+        reward = -float(np.abs(self.position).sum())
+        return self.position.copy(), reward, False, self.steps >= 10, {}
 
 
 _episode_ids = itertools.count()
@@ -257,13 +294,60 @@ def test_a_conforming_third_party_env_passes_every_env_check():
         (IllegalLateMove, "raised ValueError for the in-space action 2"),
         (UnseededInfo, r"reset\(seed=0\) is not reproducible: .* info at \['episode_id'\]"),
         (RefusesBools, r"contains accepts the action True \(Python bool\), but step raised Val"),
-        (AcceptsFloats, r"step accepted the action [0-9.]+ \(Python float\), which action_space"),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else "",
 )
 def test_each_env_contract_catches_its_broken_env(env_class, message):
     with pytest.raises(ConformanceError, match=message):
         check_env_conformance(env_class(), skip_sb3=True, steps=40)
+
+
+@pytest.mark.parametrize(
+    ("env_class", "message"),
+    [
+        (AcceptsFloats, r"step accepted the action [0-9.]+ \(Python float\), which action_space"),
+        (CountsRefusedSteps, r"step refused the action .* but changed the env: .*\[0\]"),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else "",
+)
+def test_strict_contains_catches_a_step_that_accepts_or_changes_on_what_contains_refuses(
+    env_class, message
+):
+    """The converse of check 7 (contains refuses => step raises, env unchanged) is asked for
+    only with ``strict_contains``: by default these envs pass."""
+    check_env_conformance(env_class(), skip_sb3=True, steps=40)
+    with pytest.raises(ConformanceError, match=message):
+        check_env_conformance(env_class(), skip_sb3=True, steps=40, strict_contains=True)
+
+
+def test_an_env_that_casts_what_its_box_does_not_contain_passes_by_default():
+    """Like ``Pendulum-v1``, which steps an ``int64`` array its ``float32`` box does not
+    contain: ordinary Gymnasium behaviour, refused only with ``strict_contains``."""
+    env = CastsInts()
+    env.action_space.seed(0)
+    assert not env.action_space.contains(np.zeros(2, np.int64))
+    check_env_conformance(CastsInts(), skip_sb3=True, steps=20)
+    with pytest.raises(ConformanceError, match=r"step accepted .* \(int64 array\), which"):
+        check_env_conformance(CastsInts(), skip_sb3=True, steps=20, strict_contains=True)
+
+
+def test_registry_asks_strict_contains_of_the_library_envs_only(monkeypatch):
+    from recoworld.testing import registry
+
+    seen: dict[str, bool] = {}
+
+    def record(env_id, *, strict_contains, **kwargs):
+        seen[env_id] = strict_contains
+
+    monkeypatch.setattr(registry, "check_env_conformance", record)
+    monkeypatch.setattr(registry, "check_determinism", lambda *args, **kwargs: None)
+    monkeypatch.setattr(registry, "check_vector_equivalence", lambda *args, **kwargs: None)
+    check_registry([GOOD_ID, "ConvRec-v0"])
+    assert seen == {GOOD_ID: False, "ConvRec-v0": True}
+    check_registry([GOOD_ID, "ConvRec-v0"], strict_contains=True)
+    assert seen == {GOOD_ID: True, "ConvRec-v0": True}
+    check_registry([GOOD_ID, "ConvRec-v0"], strict_contains=False)
+    assert seen == {GOOD_ID: False, "ConvRec-v0": False}
 
 
 def test_gymnasium_checker_failures_are_conformance_errors():

@@ -3,7 +3,9 @@ the FM ranks the recommendation."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -196,8 +198,9 @@ def check_scpr_options(options: Mapping[str, Any]) -> dict[str, Any]:
     trained on the env's data: ``train_steps`` (an integer >= 1, default
     :data:`DEFAULT_TRAIN_STEPS`) is the DQN's budget in env turns (:func:`dqn_config_for_budget`),
     and ``save`` a folder to write the trained checkpoint to; it must not exist or be empty,
-    since a checkpoint is never overwritten. ``train_steps`` and ``save`` apply only to
-    training, so they are refused beside ``checkpoint`` or ``model``.
+    since a checkpoint is never overwritten (should it fill up during training, the
+    checkpoint goes to a new sibling folder, :func:`fresh_save_folder`). ``train_steps`` and
+    ``save`` apply only to training, so they are refused beside ``checkpoint`` or ``model``.
 
     Returns the options with ``save`` as a :class:`~pathlib.Path`; ``ValueError`` naming the
     option otherwise.
@@ -230,6 +233,36 @@ def check_scpr_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def fresh_save_folder(folder: Path) -> Path:
+    """A new or empty folder to write a just-trained checkpoint to: ``folder`` when it still
+    is one, else the first sibling ``<folder>-1``, ``<folder>-2``, ... that does not exist
+    (created here, so two runs never share one), with a warning naming it.
+
+    ``folder`` was checked before training (:func:`check_scpr_options`); when something filled
+    it in the meantime, the trained model is kept beside it rather than lost or overwriting it.
+    """
+    try:
+        folder.mkdir(parents=True)
+        return folder
+    except FileExistsError:
+        if folder.is_dir() and not any(folder.iterdir()):
+            return folder
+    for n in itertools.count(1):
+        sibling = folder.with_name(f"{folder.name}-{n}")
+        try:
+            sibling.mkdir()
+        except FileExistsError:
+            continue
+        warnings.warn(
+            f"save={str(folder)!r} is no longer a new or empty folder (it was filled while SCPR "
+            f"trained); the trained checkpoint is saved to {str(sibling)!r} instead",
+            UserWarning,
+            stacklevel=2,
+        )
+        return sibling
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def prepare_scpr(
     options: dict[str, Any], env_kwargs: Mapping[str, Any], seed: int | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -256,8 +289,7 @@ def prepare_scpr(
                 dqn_config=dqn_config_for_budget(budget),
             )
             if "save" in options:
-                check_scpr_options({"save": options["save"]})  # still new or empty
-                save_scpr_checkpoint(options["save"], *model)
+                save_scpr_checkpoint(fresh_save_folder(options["save"]), *model)
     fm = model[0]
     settings = scpr_env_kwargs(env_kwargs, fm, action_mode=None)
     extra: dict[str, Any] = {

@@ -20,12 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recoworld.catalog.scpr import is_file_in_folder
-from recoworld.validation import check_choice, check_int, check_number
+from recoworld.validation import MAX_COUNT, check_choice, check_int, check_number
 
 __all__ = ["ACTION_MODES", "MAX_COUNT", "MAX_OBSERVATION_SETTING", "REWARD_FIELDS", "ConvRecConfig"]
-
-MAX_COUNT = 2**31 - 1
-"""Largest ``top_k``, ``n_items`` and ``n_users``: counts fit in 32 bits (as in the other envs)."""
 
 MAX_OBSERVATION_SETTING = 10_000
 """Largest ``max_turns`` and ``entropy_features``: the observation holds ``5 * max_turns +

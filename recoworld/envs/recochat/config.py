@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 
 from recoworld.catalog.scpr import is_file_in_folder
-from recoworld.validation import check_choice, check_int, check_number, check_seed
+from recoworld.validation import MAX_COUNT, check_choice, check_int, check_number, check_seed
 
 __all__ = ["DEFAULT_N_ITEMS", "ENV_KEYWORDS", "MOVED_ARGUMENTS", "USERS", "RecoChatConfig"]
 
@@ -30,8 +30,6 @@ USERS: tuple[str, ...] = ("rule", "ailo")
 """The simulated users ``RecoChat-v0`` offers."""
 
 DEFAULT_N_ITEMS = 1000
-MAX_COUNT = 2**31 - 1
-"""Largest count setting (sizes, turns, lengths): they fit in 32 bits."""
 
 ENV_KEYWORDS: tuple[str, ...] = (
     "config",

@@ -36,6 +36,7 @@ from recoworld.simulators.llm_user import (
     check_click_bounds,
 )
 from recoworld.validation import (
+    MAX_COUNT,
     check_bool,
     check_choice,
     check_int,
@@ -57,8 +58,6 @@ __all__ = [
 ]
 
 ACTION_TYPES = ("slate", "scores")
-MAX_COUNT = 2**31 - 1
-"""Largest count setting (sizes, turns, sessions, tokens): they fit in 32 bits."""
 OBSERVATION_MODES = ("features", "ids")
 USER_MODELS = ("latent", "llm")
 

@@ -14,6 +14,7 @@ from recoworld.envs.recoworld import kernels
 from recoworld.envs.recoworld.config import RecoWorldConfig, recoworld_config
 from recoworld.envs.recoworld.core import RecoWorldCore, StepResult, default_catalog, info_for_row
 from recoworld.envs.recoworld.llm_users import LLMUserBatch, UsageSince
+from recoworld.envs.recoworld.rollback import step_or_roll_back
 from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
 from recoworld.simulators.llm_user import Decision, LLMUser
@@ -415,32 +416,16 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         if not self._may_raise:
             return self._step(slots)
         # A language-model call may raise (on_error="raise", a spent cost cap) after the
-        # latent step: then the env is put back as it was, generators included, so the same
-        # action can be retried as if the failed step had never been taken.
-        saved = self._checkpoint()
-        try:
-            return self._step(slots)
-        except BaseException:
-            self._restore(saved)
-            raise
+        # latent step: then the env is put back as it was (see rollback.py).
+        return step_or_roll_back(self, lambda: self._step(slots))
 
-    def _checkpoint(self) -> tuple[Any, ...]:
-        users = self.llm_users
-        return (
-            self.core.checkpoint(),
-            self.np_random.bit_generator.state,
-            copy.deepcopy(self._voice_rng),  # its spawn counter too
-            users.checkpoint() if users is not None else None,
-            self._last,
-            self._standing_text,
-        )
+    def _own_checkpoint(self) -> tuple[Any, ...]:
+        """What a step changes beyond the engine, the generator and the LLM users."""
+        # The voice generator is copied with its spawn counter.
+        return copy.deepcopy(self._voice_rng), self._last, self._standing_text
 
-    def _restore(self, saved: tuple[Any, ...]) -> None:
-        core, state, self._voice_rng, users, self._last, self._standing_text = saved
-        self.core.restore(core)
-        self.np_random.bit_generator.state = state
-        if self.llm_users is not None:
-            self.llm_users.restore(users)
+    def _restore_own(self, saved: tuple[Any, ...]) -> None:
+        self._voice_rng, self._last, self._standing_text = saved
 
     def _step(self, slots: np.ndarray) -> tuple[ObsType, float, bool, bool, dict[str, Any]]:
         users = self.llm_users

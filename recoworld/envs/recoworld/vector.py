@@ -27,10 +27,11 @@ from recoworld.envs.recoworld.env import (
     validate_scores,
 )
 from recoworld.envs.recoworld.llm_users import UsageSince
+from recoworld.envs.recoworld.rollback import step_or_roll_back
 from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
 from recoworld.text import TextEncoder
-from recoworld.validation import check_bool, check_int, check_seed
+from recoworld.validation import MAX_COUNT, check_bool, check_int, check_seed
 
 
 class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
@@ -103,7 +104,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         copy: bool = True,
         **settings: Any,
     ) -> None:
-        num_envs = check_int("num_envs", num_envs, low=1, high=2**31 - 1)
+        num_envs = check_int("num_envs", num_envs, low=1, high=MAX_COUNT)
         copy = check_bool("copy", copy)
         parts = build_parts(
             recoworld_config(config, settings),
@@ -178,33 +179,19 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         if not self._may_raise:
             return self._step(slots)
         # A language-model call may raise after the latent step: then the batch is put back as
-        # it was, generators included, and the same actions can be retried.
-        saved = self._checkpoint()
-        try:
-            return self._step(slots)
-        except BaseException:
-            self._restore(saved)
-            raise
+        # it was (see rollback.py), and the same actions can be retried.
+        return step_or_roll_back(self, lambda: self._step(slots))
 
-    def _checkpoint(self) -> tuple[Any, ...]:
-        users = self.llm_users
-        return (
-            self.core.checkpoint(),
-            self.np_random.bit_generator.state,
-            copy.deepcopy(getattr(self, "_voice_rng", None)),  # its spawn counter too
-            users.checkpoint() if users is not None else None,
-            self._needs_reset.copy(),
-            list(self._standing),
-        )
+    def _own_checkpoint(self) -> tuple[Any, ...]:
+        """What a step changes beyond the engine, the generator and the LLM users."""
+        # The voice generator (made at reset when there is language) with its spawn counter.
+        voice_rng = copy.deepcopy(getattr(self, "_voice_rng", None))
+        return voice_rng, self._needs_reset.copy(), list(self._standing)
 
-    def _restore(self, saved: tuple[Any, ...]) -> None:
-        core, state, voice_rng, users, self._needs_reset, self._standing = saved
-        self.core.restore(core)
-        self.np_random.bit_generator.state = state
+    def _restore_own(self, saved: tuple[Any, ...]) -> None:
+        voice_rng, self._needs_reset, self._standing = saved
         if voice_rng is not None:
             self._voice_rng = voice_rng
-        if self.llm_users is not None:
-            self.llm_users.restore(users)
 
     def _step(
         self, slots: np.ndarray
