@@ -1,0 +1,130 @@
+"""Baseline simulators, the registry and the fidelity report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recoworld.catalog import Catalog, Interactions, SyntheticCatalogConfig, generate_catalog
+from recoworld.fidelity import (
+    PopularitySimulator,
+    RandomSimulator,
+    SceneConfig,
+    Scenes,
+    SceneSimulator,
+    fidelity_report,
+    make_simulator,
+    scenes,
+    simulator_names,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return generate_catalog(SyntheticCatalogConfig(n_items=40), seed=2)
+
+
+def hand_scenes(choices: list[list[int]], answers: list[int], lengths: list[int]) -> Scenes:
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    total = int(offsets[-1])
+    n = len(choices)
+    return Scenes(
+        users=np.arange(n, dtype=np.int64),
+        history_offsets=offsets,
+        history_items=np.zeros(total, dtype=np.int64),
+        history_ratings=np.ones(total, dtype=np.float32),
+        history_timestamps=np.zeros(total, dtype=np.int64),
+        choices=np.asarray(choices, dtype=np.int64),
+        answers=np.asarray(answers, dtype=np.int64),
+        target_rows=np.arange(n, dtype=np.int64),
+        target_timestamps=np.ones(n, dtype=np.int64),
+        config=SceneConfig(n_choices=len(choices[0]), negatives="uniform", seed=0, limit=None),
+    )
+
+
+def test_popularity_probabilities_by_hand(catalog: Catalog) -> None:
+    # Item 0 seen 3 times, item 1 once, item 2 never: weights 4, 2, 1 (smoothed by +1).
+    train = Interactions(np.array([0, 1, 2, 3]), np.array([0, 0, 0, 1]), np.ones(4), np.arange(4))
+    model = PopularitySimulator().fit(train, catalog)
+    p = model.predict(hand_scenes([[0, 1, 2], [2, 3, 1]], [0, 0], [0, 0]))
+    assert p[0].tolist() == pytest.approx([4 / 7, 2 / 7, 1 / 7])
+    assert p[1].tolist() == pytest.approx([1 / 4, 1 / 4, 2 / 4])
+    with pytest.raises(ValueError, match="call fit"):
+        PopularitySimulator().predict(hand_scenes([[0, 1]], [0], [0]))
+
+
+def test_registry_lists_only_what_exists() -> None:
+    assert simulator_names() == ["random", "popularity"]
+    for name in simulator_names():
+        simulator = make_simulator(name, seed=3)
+        assert isinstance(simulator, SceneSimulator) and simulator.name == name
+    assert isinstance(make_simulator("random"), RandomSimulator)
+    with pytest.raises(ValueError, match="simulator='latent-fitted' must be one of"):
+        make_simulator("latent-fitted")
+
+
+def test_report_of_hand_scenes(tmp_path: Path, catalog: Catalog) -> None:
+    train = Interactions(np.array([0, 0, 0]), np.array([5, 5, 6]), np.ones(3), np.arange(3))
+    model = PopularitySimulator().fit(train, catalog)
+    # Scene 0: real item 5 (weight 3) on top: hit. Scene 1: real item 7 (weight 1) vs item 6
+    # (weight 2): miss. Scene 2: items 8, 9 tied: half a hit.
+    built = hand_scenes([[5, 7], [6, 7], [8, 9]], [0, 1, 1], [1, 5, 9])
+    report = fidelity_report(model, built, {"dataset": "hand"})
+    assert report.metrics["accuracy"] == pytest.approx(0.5)
+    assert report.metrics["chance"] == 0.5
+    expected_log = (math.log(3 / 4) + math.log(1 / 3) + math.log(1 / 2)) / 3
+    assert report.metrics["log_likelihood"] == pytest.approx(expected_log)
+    assert report.metrics["accuracy_tercile_low"] == 1.0
+    assert report.metrics["accuracy_tercile_mid"] == 0.0
+    assert report.metrics["accuracy_tercile_high"] == 0.5
+    assert report.metrics["scenes"] == 3
+    payload = json.loads(report.to_json(tmp_path / "out" / "fidelity.json").read_text())
+    assert set(payload) == {"metrics", "ci95", "config", "reliability"}
+    assert {"accuracy", "chance", "log_likelihood", "ece"} <= set(payload["metrics"])
+    assert payload["config"]["simulator"] == "popularity"
+    assert payload["config"]["dataset"] == "hand" and payload["config"]["n_choices"] == 2
+    lo, hi = payload["ci95"]["accuracy"]
+    assert 0.0 <= lo < 0.5 < hi <= 1.0
+    assert len(payload["reliability"]["counts"]) == 10
+
+
+def test_random_scores_chance_exactly_on_built_scenes(catalog: Catalog) -> None:
+    rng = np.random.default_rng(0)
+    log = Interactions(
+        rng.integers(0, 20, 200), rng.integers(0, 40, 200), np.ones(200), rng.integers(0, 50, 200)
+    )
+    built = scenes(log, log, catalog, n_choices=4, seed=0)
+    report = fidelity_report(make_simulator("random").fit(log, catalog), built)
+    assert report.metrics["accuracy"] == 0.25 and report.metrics["chance"] == 0.25
+    assert report.metrics["log_likelihood"] == pytest.approx(math.log(0.25))
+    assert report.metrics["ece"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_simulator_with_bad_probabilities_is_named() -> None:
+    class Broken:
+        name = "broken"
+
+        def fit(self, history: Interactions, catalog: Catalog) -> Broken:
+            return self
+
+        def predict(self, scenes: Scenes) -> np.ndarray:
+            return np.ones((len(scenes), scenes.n_choices))
+
+    with pytest.raises(ValueError, match="simulator 'broken': probabilities of scene 0 sum to"):
+        fidelity_report(Broken(), hand_scenes([[0, 1]], [0], [0]))
+
+
+def test_plot_writes_a_png(tmp_path: Path, catalog: Catalog) -> None:
+    pytest.importorskip("matplotlib")
+    from recoworld.fidelity import plot_fidelity
+
+    train = Interactions(np.array([0, 0]), np.array([1, 2]), np.ones(2), np.arange(2))
+    report = fidelity_report(
+        PopularitySimulator().fit(train, catalog), hand_scenes([[1, 3], [2, 3]], [0, 1], [1, 2])
+    )
+    path = plot_fidelity(report, tmp_path / "plots" / "fidelity.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
