@@ -18,9 +18,9 @@ OCCUPATIONS = ("artist", "engineer", "other")
 N_ITEMS, N_USERS = 30, 8
 
 
-def write_movielens(root: Path, seed: int = 0) -> Path:
-    """A MovieLens folder in the ml-100k format: each user rates 10 distinct movies in time
-    order; the first 7 go to ratings_train.tsv, the next 3 to ratings_valid.tsv."""
+def write_movielens(root: Path, seed: int = 0, per_user: int = 10) -> Path:
+    """A MovieLens folder in the ml-100k format: each user rates ``per_user`` distinct movies in
+    time order; the last 3 go to ratings_valid.tsv, the others to ratings_train.tsv."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     (root / "u.genre").write_text(
@@ -40,10 +40,10 @@ def write_movielens(root: Path, seed: int = 0) -> Path:
     (root / "u.user").write_text("\n".join(users) + "\n", encoding="latin-1")
     train, valid = [], []
     for user in range(1, N_USERS + 1):
-        movies = rng.choice(np.arange(1, N_ITEMS + 1), size=10, replace=False)
+        movies = rng.choice(np.arange(1, N_ITEMS + 1), size=per_user, replace=False)
         for k, movie in enumerate(movies):
             line = f"{user}\t{movie}\t{1 + (user + k) % 5}\t{880000000 + 1000 * k + user}"
-            (train if k < 7 else valid).append(line)
+            (train if k < per_user - 3 else valid).append(line)
     (root / "ratings_train.tsv").write_text("\n".join(train) + "\n", encoding="utf-8")
     (root / "ratings_valid.tsv").write_text("\n".join(valid) + "\n", encoding="utf-8")
     return root
@@ -153,3 +153,20 @@ def _has_matplotlib() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.mark.parametrize("simulator", ["latent-fitted", "sequential"])
+def test_fitted_simulators_run_from_the_command_line(tmp_path: Path, simulator: str) -> None:
+    if simulator == "sequential":
+        pytest.importorskip("torch", reason="the sequential simulator needs the train extra")
+    # latent-fitted fits its choice model on train rows with at least 10 earlier rows
+    folder = write_movielens(tmp_path / "ml", per_user=16)
+    out_json = tmp_path / f"{simulator}.json"
+    args = ["fidelity", "--simulator", simulator, "--dataset-path", str(folder),
+            "--json", str(out_json)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out_json.read_text())
+    assert payload["config"]["simulator"] == simulator
+    assert 0.0 <= payload["metrics"]["accuracy"] <= 1.0
+    assert payload["metrics"]["log_likelihood"] <= 0.0

@@ -100,10 +100,33 @@ class _Entry:
     description: str
 
 
+def _sequential(*, seed: int = 0) -> SceneSimulator:
+    from recoworld.fidelity.sequential import SequentialSimulator
+
+    return SequentialSimulator(seed=seed)
+
+
+def _latent_fitted(*, seed: int = 0) -> SceneSimulator:
+    from recoworld.fidelity.latent_fitted import LatentFittedSimulator
+
+    return LatentFittedSimulator(seed=seed)
+
+
 _REGISTRY: dict[str, _Entry] = {
     "random": _Entry(RandomSimulator, "chance: every listed item equally likely"),
     "popularity": _Entry(
         PopularitySimulator, "probability proportional to 1 + the item's train count"
+    ),
+    "latent-fitted": _Entry(
+        _latent_fitted,
+        "the latent user model's utility (recency-weighted interest from the scene history on "
+        "SVD-refined embeddings, quality, boredom, novelty, popularity), weights fitted by "
+        "maximum likelihood on train scenes",
+    ),
+    "sequential": _Entry(
+        _sequential,
+        "SASRec-style attention over the last 50 history items, trained on the train log "
+        "(full softmax over the catalog; torch, the train extra)",
     ),
 }
 

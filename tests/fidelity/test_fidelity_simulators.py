@@ -58,13 +58,13 @@ def test_popularity_probabilities_by_hand(catalog: Catalog) -> None:
 
 
 def test_registry_lists_only_what_exists() -> None:
-    assert simulator_names() == ["random", "popularity"]
+    assert simulator_names() == ["random", "popularity", "latent-fitted", "sequential"]
     for name in simulator_names():
         simulator = make_simulator(name, seed=3)
         assert isinstance(simulator, SceneSimulator) and simulator.name == name
     assert isinstance(make_simulator("random"), RandomSimulator)
-    with pytest.raises(ValueError, match="simulator='latent-fitted' must be one of"):
-        make_simulator("latent-fitted")
+    with pytest.raises(ValueError, match="simulator='no-such' must be one of"):
+        make_simulator("no-such")
 
 
 def test_report_of_hand_scenes(tmp_path: Path, catalog: Catalog) -> None:
