@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -323,14 +324,27 @@ class LatentFittedSimulator:
     def user_model_config(self) -> UserModelConfig:
         """The latent model's config with the fitted choice weights on the logit scale
         (temperature 1): ``affinity_scale``, ``quality_weight``, ``boredom_weight`` and
-        ``novelty_weight`` are the fitted weights (a negative one clipped to 0, which the
-        config does not allow), ``n_interests`` is ``K``; everything else (the no-click
-        utility, the cascade, the dynamics) is the config given to the simulator, since
+        ``novelty_weight`` are the fitted weights (a negative one is set to 0 with a
+        warning, since the config does not allow it), ``n_interests`` is ``K``; everything
+        else (the no-click utility, the cascade, the dynamics) is the config given to the
+        simulator, since
         scenes do not identify it. The popularity term has no place in the latent model and
         is dropped (its fitted weight is in :attr:`choice`)."""
         if self.choice is None:
             raise ValueError(
                 "LatentFittedSimulator.user_model_config: call fit(history, catalog) first"
+            )
+        names = ("affinity_scale", "quality_weight", "boredom_weight", "novelty_weight")
+        negative = [
+            f"{name}={float(value):.3g}"
+            for name, value in zip(names, self.choice.weights[:4], strict=True)
+            if value < 0
+        ]
+        if negative:
+            warnings.warn(
+                f"user_model_config: the fitted {', '.join(negative)} set to 0 (the latent "
+                "model's weights are non-negative)",
+                stacklevel=2,
             )
         weights = np.maximum(self.choice.weights, 0.0)
         return UserModelConfig(

@@ -252,3 +252,15 @@ def test_recency_ages_by_hand() -> None:
     # Rows later in time count; ties share an age; a log without times has no recency.
     ages = _ages(np.array([0, 4, 4, 7]), np.array([1, 2, 2, 3, -1, -1, -1]))
     assert ages.tolist() == [3, 1, 1, 0, 0, 0, 0]
+
+
+def test_a_negative_fitted_weight_is_set_to_zero_with_a_warning(small: Small) -> None:
+    catalog, log = small
+    simulator = small_simulator().fit(log, catalog)
+    assert simulator.choice is not None
+    weights = simulator.choice.weights.copy()
+    weights[2] = -0.5  # a user who seeks what bored them: the latent model cannot say so
+    simulator.choice = dataclasses.replace(simulator.choice, weights=weights)
+    with pytest.warns(UserWarning, match=r"boredom_weight=-0\.5.* set to 0"):
+        config = simulator.user_model_config()
+    assert config.boredom_weight == 0.0
