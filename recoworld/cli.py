@@ -459,8 +459,9 @@ def fidelity(
         str,
         typer.Option(
             help="The simulator to measure: random, popularity, latent-fitted (the latent "
-            "user model fitted to the log) or sequential (a learned sequential choice model; "
-            "needs the train extra, fits in about a minute on ml-100k)."
+            "user model fitted to the log), llm (the embedded language model answers each "
+            "scene; about 5 s a scene on 2 cores) or sequential (a learned sequential choice "
+            "model; needs the train extra, fits in about a minute on ml-100k)."
         ),
     ] = "popularity",
     dataset: Annotated[

@@ -112,6 +112,12 @@ def _latent_fitted(*, seed: int = 0) -> SceneSimulator:
     return LatentFittedSimulator(seed=seed)
 
 
+def _llm(*, seed: int = 0) -> SceneSimulator:
+    from recoworld.fidelity.llm_scene import LLMSceneSimulator
+
+    return LLMSceneSimulator("local", seed=seed)
+
+
 _REGISTRY: dict[str, _Entry] = {
     "random": _Entry(RandomSimulator, "chance: every listed item equally likely"),
     "popularity": _Entry(
@@ -122,6 +128,12 @@ _REGISTRY: dict[str, _Entry] = {
         "the latent user model's utility (recency-weighted interest from the scene history on "
         "SVD-refined embeddings, quality, boredom, novelty, popularity), weights fitted by "
         "maximum likelihood on train scenes",
+    ),
+    "llm": _Entry(
+        _llm,
+        "a language model (the embedded SmolLM2-135M) reads the history titles and the "
+        "lettered list and names one letter with a rationale (structured output); one-hot on "
+        "its choice, uniform where the call failed",
     ),
     "sequential": _Entry(
         _sequential,

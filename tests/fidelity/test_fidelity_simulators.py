@@ -58,7 +58,7 @@ def test_popularity_probabilities_by_hand(catalog: Catalog) -> None:
 
 
 def test_registry_lists_only_what_exists() -> None:
-    assert simulator_names() == ["random", "popularity", "latent-fitted", "sequential"]
+    assert simulator_names() == ["random", "popularity", "latent-fitted", "llm", "sequential"]
     for name in simulator_names():
         simulator = make_simulator(name, seed=3)
         assert isinstance(simulator, SceneSimulator) and simulator.name == name
