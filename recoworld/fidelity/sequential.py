@@ -41,14 +41,13 @@ neither depends on nor changes the caller's ``torch.manual_seed``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import Scenes
+from recoworld.torch_threads import torch_threads
 from recoworld.validation import check_bool, check_int, check_number, check_seed
 
 try:
@@ -256,7 +255,7 @@ class SequentialSimulator:
         rng = np.random.default_rng(self.seed)
         torch_seed = int(rng.integers(2**62))
         content = catalog.embeddings.astype(np.float32) if self.catalog_embeddings else None
-        with torch.random.fork_rng(devices=[]), _torch_threads(self.threads):
+        with torch.random.fork_rng(devices=[]), torch_threads(self.threads):
             torch.manual_seed(torch_seed)
             model = _ChoiceModel(
                 n_items, content, self.embedding_dim, self.heads, self.max_history, self.dropout
@@ -332,7 +331,7 @@ class SequentialSimulator:
         offsets = scenes.history_offsets
         probabilities = np.empty(scenes.choices.shape, dtype=np.float64)
         items = scenes.history_items
-        with torch.no_grad(), _torch_threads(self.threads):
+        with torch.no_grad(), torch_threads(self.threads):
             vectors = model.item_vectors()
             for start in range(0, len(scenes), _PREDICT_BATCH):
                 stop = min(start + _PREDICT_BATCH, len(scenes))
@@ -348,21 +347,6 @@ class SequentialSimulator:
                 scores = (vectors[listed] * state[:, None]).sum(-1) + model.item_bias[listed]
                 probabilities[start:stop] = torch.softmax(scores.double(), dim=1).numpy()
         return probabilities
-
-
-@contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(threads)``, restoring the previous count (a
-    process-wide setting: not for use beside other torch work in other threads)."""
-    previous = torch.get_num_threads()
-    if previous == threads:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _windows(

@@ -13,28 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
+from recoworld.torch_threads import torch_threads
 
 __all__ = ["one_torch_thread"]
 
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Run the block (or, as ``@one_torch_thread()``, the function) with
-    ``torch.set_num_threads(1)``, restoring the previous thread count afterwards.
-
-    Torch's thread count is a setting of the whole process, not of the calling thread, and
-    this is not thread-safe: while the block runs, torch work in every other thread of the
-    process runs single-threaded too, and a thread count that another thread sets in between
-    is overwritten with the one read on entry when the block exits. Use it where SCPR has the
-    process to itself (training, evaluation), not beside other torch work in other threads.
-    """
-    previous = torch.get_num_threads()
-    if previous == 1:
+    """Run the block (or, as ``@one_torch_thread()``, the function) with one torch thread:
+    :func:`recoworld.torch_threads.torch_threads` with 1 (a process-wide setting, restored on
+    exit; not for use beside other torch work in other threads)."""
+    with torch_threads(1):
         yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
