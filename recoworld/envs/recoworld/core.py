@@ -39,6 +39,7 @@ from recoworld.simulators.latent import (
     kernel_params,
     resample_users,
 )
+from recoworld.simulators.population import UserPopulation
 
 CONTEXT_FEATURES = ("turn", "session", "last_clicks", "last_satisfaction", "instruction_recency")
 HISTORY_RATE = 0.3
@@ -115,8 +116,16 @@ class RecoWorldCore:
         config: RecoWorldConfig,
         voice: InstructionVoice,
         n_users: int,
+        population: UserPopulation | None = None,
     ) -> None:
         config.check_catalog(catalog)
+        if population is not None:
+            population.check(catalog, user_config)
+        self.population = population
+        """Where new users come from: ``None`` for the latent model's prior, else a fixed
+        :class:`~recoworld.simulators.population.UserPopulation` (a fitted world)."""
+        self.user_ids = np.full(n_users, -1, np.int64)
+        """Each row's population user id (``-1`` for a user drawn from the prior)."""
         if not isinstance(voice, InstructionVoice):
             raise ValueError(f"voice={voice!r} does not implement InstructionVoice.render")
         self.catalog = catalog
@@ -281,7 +290,8 @@ class RecoWorldCore:
         arrays and overrides, and (``reuse_buffers``) the reused observation arrays."""
         step = self._step
         arrays = [getattr(self._state, f.name) for f in dataclasses.fields(self._state)]
-        arrays += [*self._engine, self.day, *self._overrides, *step[:-1], *step.turn]
+        arrays += [*self._engine, self.day, self.user_ids, *self._overrides, *step[:-1]]
+        arrays += [*step.turn]
         if self._reused is not None:
             arrays += [array for array in self._reused if array.size]
         return arrays
@@ -313,7 +323,7 @@ class RecoWorldCore:
         if reseeded or not self._perm_drawn:
             self._perm[:] = rng.permutation(self.catalog.n_items)
             self._perm_drawn = True
-        resample_users(self.state, slice(None), self.catalog, self.user_config, rng)
+        self._new_users(self._all_rows, rng)
         self.history.fill(0.0)
         self.more_of.fill(-1)
         self.less_of.fill(-1)
@@ -325,7 +335,7 @@ class RecoWorldCore:
 
     def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Replace the users at ``rows`` with fresh users (vector-env autoreset)."""
-        resample_users(self.state, rows, self.catalog, self.user_config, rng)
+        self._new_users(rows, rng)
         self.history[rows] = 0.0
         self.more_of[rows] = -1
         self.less_of[rows] = -1
@@ -333,6 +343,15 @@ class RecoWorldCore:
         self.counters[rows] = 0.0
         self.day[rows] = 0.0
         self.retrieve(rows, rng)
+
+    def _new_users(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Fresh users at ``rows``: from the prior, or drawn from the population."""
+        if self.population is None:
+            resample_users(self.state, rows, self.catalog, self.user_config, rng)
+            self.user_ids[rows] = -1
+        else:
+            picks = self.population.assign(self.state, rows, rng)
+            self.user_ids[rows] = self.population.user_ids[picks]
 
     def retrieve(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """The retrieval stage: a fresh block of distinct candidates for the users at ``rows``.
@@ -525,6 +544,13 @@ class RecoWorldCore:
 
 def info_for_row(core: RecoWorldCore, result: StepResult | None, row: int) -> dict[str, Any]:
     """The ``info`` dict of one user after a step (``result=None`` after a reset)."""
+    info = _row_info(core, result, row)
+    if core.population is not None:
+        info["user_id"] = int(core.user_ids[row])
+    return info
+
+
+def _row_info(core: RecoWorldCore, result: StepResult | None, row: int) -> dict[str, Any]:
     if result is None:
         return {
             "candidates": core.candidates[row].copy(),

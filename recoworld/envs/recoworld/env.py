@@ -18,6 +18,7 @@ from recoworld.envs.recoworld.rollback import step_or_roll_back
 from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
 from recoworld.simulators.llm_user import Decision, LLMUser
+from recoworld.simulators.population import World, check_world
 from recoworld.text import HashingTextEncoder, TextEncoder, check_text_encoder
 from recoworld.validation import check_seed
 
@@ -322,6 +323,10 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
       with the LLM user, the fallback voice).
     * ``text_encoder``: a :class:`~recoworld.text.TextEncoder` for ``instruction_text``.
     * ``render_mode``: None or "ansi".
+    * ``world``: a :class:`~recoworld.simulators.population.World` (e.g. users fitted to a real
+      log by :func:`recoworld.fidelity.fit_world`): its catalog, its user model and its users,
+      one drawn from its population at every reset (``info["user_id"]`` names it); not with
+      ``catalog`` or ``user_config``.
 
     ## Version History
 
@@ -348,6 +353,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
         voice: InstructionVoice | None = None,
         text_encoder: TextEncoder | None = None,
         render_mode: str | None = None,
+        world: World | None = None,
         **settings: Any,
     ) -> None:
         parts = build_parts(
@@ -357,6 +363,7 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             user_config=user_config,
             voice=voice,
             text_encoder=text_encoder,
+            world=world,
         )
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode={render_mode!r} must be None or 'ansi'")
@@ -574,15 +581,35 @@ def build_parts(
     voice: InstructionVoice | None = None,
     text_encoder: TextEncoder | None = None,
     concurrent: bool = False,
+    world: World | None = None,
 ) -> RecoWorldParts:
     """The engine, LLM users and spaces of ``n_users`` users: the one place where a
     RecoWorld config meets the objects (catalog, user model, voice, text encoder).
 
     ``concurrent`` runs the LLM users' calls on the model's async path (the vector env).
 
+    ``world`` (:class:`~recoworld.simulators.population.World`) brings the catalog, the user
+    model and the users (a population drawn from at every reset) together; it excludes
+    ``catalog`` and ``user_config``.
+
     Raises:
-        ValueError: an object of the wrong type, or a catalog smaller than the candidate block.
+        ValueError: an object of the wrong type, a catalog smaller than the candidate block, or
+            ``world`` given with ``catalog`` or ``user_config``.
     """
+    population = None
+    if world is not None:
+        clashing = [
+            name
+            for name, value in (("catalog", catalog), ("user_config", user_config))
+            if value is not None
+        ]
+        if clashing:
+            raise ValueError(
+                f"world= brings its own catalog and user_config; {' and '.join(clashing)}= "
+                "cannot be given with it"
+            )
+        world = check_world(world)
+        catalog, user_config, population = world.catalog, world.user_config, world.population
     if catalog is None:
         if config.num_candidates > config.n_items:
             raise ValueError(
@@ -599,7 +626,12 @@ def build_parts(
     if text_encoder is not None:
         text_encoder = check_text_encoder(text_encoder)
     core = RecoWorldCore(
-        catalog, user_config or UserModelConfig(), config, voice or TemplateVoice(), n_users
+        catalog,
+        user_config or UserModelConfig(),
+        config,
+        voice or TemplateVoice(),
+        n_users,
+        population,
     )
     llm_users = None
     if config.user_model == "llm":

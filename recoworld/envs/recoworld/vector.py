@@ -30,6 +30,7 @@ from recoworld.envs.recoworld.llm_users import UsageSince
 from recoworld.envs.recoworld.rollback import step_or_roll_back
 from recoworld.seeding import spawn_rng
 from recoworld.simulators import InstructionVoice, TemplateVoice, UserModelConfig
+from recoworld.simulators.population import World
 from recoworld.text import TextEncoder
 from recoworld.validation import MAX_COUNT, check_bool, check_int, check_seed
 
@@ -38,16 +39,17 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
     """``num_envs`` independent RecoWorld users stepped together (next-step autoreset).
 
     Arguments are those of :class:`~recoworld.envs.RecoWorldEnv` (a
-    :class:`~recoworld.envs.recoworld.config.RecoWorldConfig` as ``config=`` or as keywords, and
-    the ``catalog``, ``user_config``, ``voice`` and ``text_encoder`` objects) plus ``num_envs``
-    and ``copy``. Actions are batched: ``(num_envs, slate_size)`` candidate indices (or
+    :class:`~recoworld.envs.recoworld.config.RecoWorldConfig` as ``config=`` or as keywords, and the
+    ``catalog``, ``user_config``, ``voice`` and ``text_encoder`` objects) plus ``num_envs`` and
+    ``copy``, and ``world`` (users drawn from a fitted population; ``infos["user_id"]`` holds each
+    row's population user id). Actions are batched: ``(num_envs, slate_size)`` candidate indices (or
     ``(num_envs, num_candidates)`` scores). ``infos`` holds arrays over users: ``action_mask``
-    ``(N, C)``, ``click_counts`` (``(N,)`` int: how many items each user clicked; the single
-    env's ``info["clicks"]`` holds the clicked item ids instead, a ragged list per user that
-    the batch does not build) and ``watch_time`` per user, ``instructed``, ``session_ended``,
+    ``(N, C)``, ``click_counts`` (``(N,)`` int: how many items each user clicked; the single env's
+    ``info["clicks"]`` holds the clicked item ids instead, a ragged list per user that the batch
+    does not build) and ``watch_time`` per user, ``instructed``, ``session_ended``,
     ``return_gap_days`` (NaN where no session ended), ``churned``, ``wasted_slots``. Instruction
-    sentences are not rendered by default (it would cost a Python call per instructing user);
-    the encoded instruction is in the observation.
+    sentences are not rendered by default (it would cost a Python call per instructing user); the
+    encoded instruction is in the observation.
 
     An action outside the batched action space raises ``ValueError`` naming the user row, and
     the batch is left as it was. A step whose language-model call raises (``llm={"on_error":
@@ -102,6 +104,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         voice: InstructionVoice | None = None,
         text_encoder: TextEncoder | None = None,
         copy: bool = True,
+        world: World | None = None,
         **settings: Any,
     ) -> None:
         num_envs = check_int("num_envs", num_envs, low=1, high=MAX_COUNT)
@@ -114,6 +117,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             voice=voice,
             text_encoder=text_encoder,
             concurrent=True,
+            world=world,
         )
         self.core = parts.core
         self.core.reuse_buffers = not copy
@@ -156,6 +160,8 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         self._started = True
         obs, mask = self.core.observe()
         infos: dict[str, Any] = {"action_mask": mask}
+        if self.core.population is not None:
+            infos["user_id"] = self.core.user_ids.copy()
         if self._language:
             (self._voice_rng,) = spawn_rng(self.np_random)
             self._standing = [None] * self.num_envs
@@ -303,7 +309,7 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
         gap[reset] = np.nan
         keep = np.ones(self.num_envs, bool)
         keep[reset] = False
-        return {
+        infos = {
             "action_mask": mask,
             "click_counts": clicks,
             "watch_time": watch,
@@ -313,3 +319,6 @@ class RecoWorldVectorEnv(VectorEnv[ObsType, np.ndarray, np.ndarray]):
             "return_gap_days": gap,
             "churned": result.churned & keep,
         }
+        if self.core.population is not None:
+            infos["user_id"] = self.core.user_ids.copy()
+        return infos

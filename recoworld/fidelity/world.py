@@ -1,0 +1,310 @@
+"""A world of users fitted to a real log, for ``RecoWorld-v0``, and how its users compare.
+
+:func:`fit_world` fits the ``latent-fitted`` simulator
+(:class:`~recoworld.fidelity.latent_fitted.LatentFittedSimulator`) to a log and turns it into a
+:class:`FittedWorld`: the catalog with its embeddings refined from the log, the latent user model
+with the fitted choice weights, and one user per real user of the log (their interests, interest
+weights, boredom and familiarity fitted from their whole history, the items they consumed marked
+as consumed, and a patience that ranks them as their activity in the log ranks them). Then::
+
+    env = gym.make("RecoWorld-v0", world=world)
+
+runs any agent against these users (each reset draws one of them; ``info["user_id"]`` says
+which).
+
+:func:`world_fidelity` asks whether the fitted users behave like the real ones beyond a single
+choice: it plays sessions of ``RecoWorld-v0`` on the world with registered agents and compares
+
+* **activity**: clicks per session of the simulated users against the real per-user interaction
+  counts of the log, by the two-sample Kolmogorov-Smirnov statistic (on the raw values, and on
+  values divided by their mean, which compares the shape of the two distributions whatever their
+  scale: a session and a whole log are different spans of time);
+* **popularity bias**: the share of clicks that go to the top 10% of items (ranked by the log's
+  counts), simulated against real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import scipy.stats
+
+from recoworld.catalog import Catalog, Interactions
+from recoworld.fidelity.latent_fitted import FittedChoice, LatentFittedSimulator
+from recoworld.simulators.config import UserModelConfig
+from recoworld.simulators.population import UserPopulation
+from recoworld.validation import check_int, check_seed
+
+__all__ = ["FittedWorld", "WorldFidelity", "fit_world", "world_fidelity"]
+
+TOP_SHARE = 0.1
+"""The head of the catalog whose share of clicks measures popularity bias (top 10% of items)."""
+
+
+@dataclass(frozen=True, eq=False)
+class FittedWorld:
+    """Users fitted to a log, with the catalog and user model they live in (a
+    :class:`~recoworld.simulators.population.World`).
+
+    Attributes:
+        catalog: the catalog the users were fitted on (embeddings refined from the log).
+        user_config: the latent user model with the fitted choice weights.
+        population: one user per user row of the log that has at least one interaction;
+            ``population.user_ids`` are those rows.
+        activity: ``(n,)`` interactions of each population user in the log.
+        choice: the fitted choice parameters (:class:`FittedChoice`).
+        simulator: the fitted simulator (scores scenes with the same parameters).
+    """
+
+    catalog: Catalog
+    user_config: UserModelConfig
+    population: UserPopulation
+    activity: np.ndarray
+    choice: FittedChoice
+    simulator: LatentFittedSimulator = field(repr=False)
+
+
+def fit_world(
+    history: Interactions,
+    catalog: Catalog,
+    *,
+    seed: int = 0,
+    simulator: LatentFittedSimulator | None = None,
+) -> FittedWorld:
+    """Fit a world to the log ``history`` over ``catalog`` (see the module docstring).
+
+    ``simulator`` (default ``LatentFittedSimulator(seed=seed)``) is fitted on ``history``
+    unless it already was. A user's base patience is the quantile of the user model's patience
+    range (``patience_low`` to ``patience_high``, the prior's uniform) at the user's activity rank
+    in the log (mid-ranks for ties): the most active user is the most patient. A negative fitted
+    weight is set to 0 with a warning (:meth:`LatentFittedSimulator.user_model_config`).
+
+    Raises:
+        ValueError: an empty log, a log naming items outside the catalog, or a bad seed.
+    """
+    seed = check_seed("seed", seed)
+    if not isinstance(history, Interactions):
+        raise ValueError(f"history must be an Interactions table, got {type(history)!r}")
+    if len(history) == 0:
+        raise ValueError("history is empty: a world is fitted to at least one interaction")
+    if int(history.items.max()) >= catalog.n_items:
+        raise ValueError(
+            f"history names item row {int(history.items.max())}, outside the catalog's "
+            f"0..{catalog.n_items - 1}"
+        )
+    if simulator is None:
+        simulator = LatentFittedSimulator(seed=seed)
+    if simulator.choice is None:
+        simulator.fit(history, catalog)
+    assert simulator.choice is not None
+    config = simulator.user_model_config()
+    fitted_catalog = simulator.catalog
+    states = simulator.users_from_log(history)
+    counts = np.bincount(history.users, minlength=history.n_users)
+    rows = np.flatnonzero(counts > 0)
+    users = states.take(rows)
+    activity = counts[rows].astype(np.int64)
+    ranks = scipy.stats.rankdata(activity, method="average")
+    users.base_patience[:] = config.patience_low + (config.patience_high - config.patience_low) * (
+        (ranks - 0.5) / len(rows)
+    )
+    users.patience[:] = users.base_patience
+    users.consumed_bits[:] = _consumed_bits(history, rows, fitted_catalog.n_items)
+    population = UserPopulation(users, rows.astype(np.int64))
+    population.check(fitted_catalog, config)
+    return FittedWorld(
+        catalog=fitted_catalog,
+        user_config=config,
+        population=population,
+        activity=activity,
+        choice=simulator.choice,
+        simulator=simulator,
+    )
+
+
+def _consumed_bits(history: Interactions, rows: np.ndarray, n_items: int) -> np.ndarray:
+    """``(len(rows), ceil(n_items / 8))`` uint8: each user's log items, as the engine's bitset
+    (bit ``item & 7`` of byte ``item >> 3``)."""
+    position = np.full(history.n_users, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    dense = np.zeros((len(rows), n_items), dtype=bool)
+    dense[position[history.users], history.items] = True
+    return np.packbits(dense, axis=1, bitorder="little")
+
+
+@dataclass(frozen=True)
+class WorldFidelity:
+    """How the fitted users of a world behave in ``RecoWorld-v0`` next to the real log.
+
+    Attributes:
+        metrics: per agent, ``{"ks_activity", "ks_activity_pvalue", "ks_activity_shape",
+            "ks_activity_shape_pvalue", "clicks_per_session_mean", "clicks_per_session_median",
+            "capped_share", "top10_share", "sessions", "clicks"}`` (``capped_share``: sessions
+            cut by the turn limit, ``max_session_turns``); under ``"real"``:
+            ``"interactions_per_user_mean"``, ``"interactions_per_user_median"``,
+            ``"top10_share"``, ``"users"``, ``"interactions"``.
+        config: the agents, sessions and seed.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    config: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"metrics", "config"}`` as JSON-safe values."""
+        from recoworld.evaluation.report import json_safe
+
+        return {"metrics": json_safe(self.metrics), "config": json_safe(self.config)}
+
+    def table(self) -> Any:
+        """A rich table: one column per agent and one for the real log."""
+        from rich.table import Table
+
+        from recoworld.evaluation.report import format_number
+
+        agents = [name for name in self.metrics if name != "real"]
+        table = Table(title="Fitted world against the real log")
+        table.add_column("Metric")
+        for name in [*agents, "real"]:
+            table.add_column(name, justify="right")
+        real = self.metrics["real"]
+        rows = [
+            ("Clicks per session / interactions per user, mean", "clicks_per_session_mean",
+             "interactions_per_user_mean"),
+            ("... median", "clicks_per_session_median", "interactions_per_user_median"),
+            ("KS statistic of activity (raw)", "ks_activity", None),
+            ("KS statistic of activity (divided by its mean)", "ks_activity_shape", None),
+            (f"Share of clicks on the top {TOP_SHARE:.0%} items", "top10_share", "top10_share"),
+            ("Sessions cut by the turn limit (share)", "capped_share", None),
+            ("Sessions / users", "sessions", "users"),
+        ]  # fmt: skip
+        for label, key, real_key in rows:
+            cells = [format_number(self.metrics[name][key]) for name in agents]
+            cells.append(format_number(real[real_key]) if real_key is not None else "")
+            table.add_row(label, *cells)
+        return table
+
+
+def world_fidelity(
+    world: FittedWorld,
+    log: Interactions,
+    *,
+    agents: Sequence[str] = ("random", "popular"),
+    sessions: int | None = None,
+    seed: int = 0,
+    **env_kwargs: Any,
+) -> WorldFidelity:
+    """Play ``sessions`` one-session episodes of ``RecoWorld-v0`` on ``world`` with each agent
+    (a name registered for ``RecoWorld-v0``, :func:`recoworld.agents.agent_names`) and compare
+    the fitted users with the real ``log`` (see the module docstring).
+
+    Episode ``i`` resets with seed ``seed + i`` (every agent meets the same users);
+    ``sessions`` defaults to the number of population users. ``env_kwargs`` are further
+    ``RecoWorld-v0`` settings (``multi_session`` is always off: one session per episode).
+
+    Raises:
+        ValueError: an unknown agent, ``sessions`` not a positive integer, a bad seed, an empty
+            log, or a log naming items outside the world's catalog.
+    """
+    from recoworld.agents import make_agent
+
+    seed = check_seed("seed", seed)
+    if sessions is None:
+        sessions = world.population.n_users
+    sessions = check_int("sessions", sessions, 1)
+    if isinstance(agents, str) or not agents:
+        raise ValueError(f"agents={agents!r} must be a non-empty sequence of agent names")
+    if len(log) == 0:
+        raise ValueError("log is empty: nothing to compare the fitted users with")
+    n_items = world.catalog.n_items
+    if int(log.items.max()) >= n_items:
+        raise ValueError(
+            f"log names item row {int(log.items.max())}, outside the world's 0..{n_items - 1}"
+        )
+    if "multi_session" in env_kwargs:
+        raise ValueError("multi_session: world_fidelity plays one session per episode")
+    item_counts = np.bincount(log.items, minlength=n_items)
+    head = _head_items(item_counts)
+    user_counts = np.bincount(log.users)
+    real_activity = user_counts[user_counts > 0].astype(np.float64)
+    metrics: dict[str, dict[str, float]] = {
+        "real": {
+            "interactions_per_user_mean": float(real_activity.mean()),
+            "interactions_per_user_median": float(np.median(real_activity)),
+            "top10_share": float(item_counts[head].sum() / item_counts.sum()),
+            "users": float(len(real_activity)),
+            "interactions": float(len(log)),
+        }
+    }
+    for name in agents:
+        env = gym.make("RecoWorld-v0", world=world, **env_kwargs)
+        try:
+            agent = make_agent(name, env, seed=seed)
+            per_session, clicked, capped = _play(env, agent, sessions, seed)
+        finally:
+            env.close()
+        metrics[name] = _activity_metrics(per_session, clicked, real_activity, head, n_items)
+        metrics[name]["capped_share"] = capped
+    config = {"agents": list(agents), "sessions": sessions, "seed": seed, **env_kwargs}
+    return WorldFidelity(metrics=metrics, config=config)
+
+
+def _head_items(counts: np.ndarray) -> np.ndarray:
+    """The top ``TOP_SHARE`` of items by count (at least one; ties toward the lower row)."""
+    n_head = max(1, round(TOP_SHARE * len(counts)))
+    return np.argsort(-counts, kind="stable")[:n_head]
+
+
+def _play(
+    env: gym.Env, agent: Any, sessions: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Clicks per session, every clicked item, and the share of sessions cut by the turn
+    limit (``truncated``)."""
+    per_session = np.zeros(sessions, dtype=np.float64)
+    capped = 0
+    clicked: list[np.ndarray] = []
+    for episode in range(sessions):
+        observation, info = env.reset(seed=seed + episode)
+        agent.reset(seed=seed + episode)
+        done = False
+        while not done:
+            observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+            clicks = np.asarray(info["clicks"], dtype=np.int64)
+            per_session[episode] += len(clicks)
+            clicked.append(clicks)
+            done = terminated or truncated
+        capped += int(truncated and not terminated)
+    items = np.concatenate(clicked) if clicked else np.empty(0, np.int64)
+    return per_session, items, capped / sessions
+
+
+def _activity_metrics(
+    per_session: np.ndarray,
+    clicked: np.ndarray,
+    real: np.ndarray,
+    head: np.ndarray,
+    n_items: int,
+) -> dict[str, float]:
+    raw = scipy.stats.ks_2samp(per_session, real)
+    sim_mean = float(per_session.mean())
+    if sim_mean > 0:
+        shape = scipy.stats.ks_2samp(per_session / sim_mean, real / real.mean())
+        shape_stat, shape_p = float(shape.statistic), float(shape.pvalue)
+    else:  # nobody clicked: no shape to compare
+        shape_stat, shape_p = float("nan"), float("nan")
+    counts = np.bincount(clicked, minlength=n_items)
+    total = counts.sum()
+    return {
+        "ks_activity": float(raw.statistic),
+        "ks_activity_pvalue": float(raw.pvalue),
+        "ks_activity_shape": shape_stat,
+        "ks_activity_shape_pvalue": shape_p,
+        "clicks_per_session_mean": sim_mean,
+        "clicks_per_session_median": float(np.median(per_session)),
+        "top10_share": float(counts[head].sum() / total) if total else float("nan"),
+        "sessions": float(len(per_session)),
+        "clicks": float(total),
+    }

@@ -1,0 +1,243 @@
+"""A world of users fitted to a log: RecoWorld-v0 on it, and its fidelity beyond one choice."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import recoworld  # noqa: F401  (registers the envs)
+from recoworld.catalog import Catalog, Interactions, SyntheticCatalogConfig, generate_catalog
+from recoworld.fidelity.latent_fitted import LatentFittedSimulator
+from recoworld.fidelity.world import FittedWorld, _head_items, fit_world, world_fidelity
+from recoworld.simulators.config import UserModelConfig
+from recoworld.simulators.latent import sample_users
+from recoworld.simulators.population import UserPopulation
+from recoworld.testing import check_env_conformance
+
+
+def synthetic_log(seed: int = 0) -> tuple[Catalog, Interactions]:
+    """40 users of a 300-item catalog, each choosing 5 to 60 items one after another (more for
+    later user rows) by the latent model's utility, without repeats; user row 3 has no rows."""
+    catalog = generate_catalog(SyntheticCatalogConfig(n_items=300, embedding_dim=8), seed=seed)
+    rng = np.random.default_rng(seed)
+    state = sample_users(40, catalog, UserModelConfig(), rng)
+    affinity = np.einsum("ukd,id->uki", state.interests, catalog.embeddings).max(axis=1)
+    keys = 4.0 * affinity + rng.gumbel(size=affinity.shape)
+    order = np.argsort(-keys, axis=1)
+    users, items, times = [], [], []
+    for user in range(40):
+        if user == 3:
+            continue
+        length = 5 + (55 * user) // 39
+        users.append(np.full(length, user))
+        items.append(order[user, :length])
+        times.append(np.arange(length))
+    n = sum(len(u) for u in users)
+    log = Interactions(
+        np.concatenate(users),
+        np.concatenate(items),
+        np.full(n, 4.0, np.float32),
+        np.concatenate(times),
+    )
+    return catalog, log
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Catalog, Interactions, FittedWorld]:
+    catalog, log = synthetic_log()
+    simulator = LatentFittedSimulator(seed=0, collaborative_dims=4, fit_scenes=400)
+    with warnings.catch_warnings():  # negative fitted weights set to 0: said, and expected here
+        warnings.simplefilter("ignore", UserWarning)
+        world = fit_world(log, catalog, seed=0, simulator=simulator)
+    return catalog, log, world
+
+
+def test_one_fitted_user_per_active_log_user(fitted: tuple[Catalog, Interactions, FittedWorld]):
+    catalog, log, world = fitted
+    assert world.population.n_users == 39
+    assert 3 not in world.population.user_ids
+    np.testing.assert_array_equal(world.activity, np.bincount(log.users)[world.population.user_ids])
+    # consumed items are exactly the user's log items
+    consumed = np.unpackbits(world.population.users.consumed_bits, axis=1, bitorder="little")
+    for position, user in enumerate(world.population.user_ids):
+        expected = np.zeros(catalog.n_items, np.uint8)
+        expected[log.items[log.users == user]] = 1
+        np.testing.assert_array_equal(consumed[position, : catalog.n_items], expected)
+    # patience ranks users as their activity does, inside the model's range
+    patience = world.population.users.base_patience
+    assert np.all(np.diff(patience[np.argsort(world.activity, kind="stable")]) >= 0)
+    config = world.user_config
+    assert config.patience_low <= patience.min() and patience.max() <= config.patience_high
+    # the world's choice weights are the fitted simulator's
+    assert config.affinity_scale == pytest.approx(max(world.choice.weights[0], 0.0))
+
+
+def test_recoworld_runs_on_the_fitted_world(fitted: tuple[Catalog, Interactions, FittedWorld]):
+    _, _, world = fitted
+    check_env_conformance("RecoWorld-v0", world=world, steps=30)
+    env = gym.make("RecoWorld-v0", world=world)
+    ids = set()
+    for seed in range(12):
+        observation, info = env.reset(seed=seed)
+        user = info["user_id"]
+        ids.add(user)
+        position = int(np.flatnonzero(world.population.user_ids == user)[0])
+        core = env.unwrapped.core
+        np.testing.assert_allclose(
+            core.state.interests[0], world.population.users.interests[position], rtol=1e-6
+        )
+        assert core.state.patience[0] == pytest.approx(
+            world.population.users.base_patience[position]
+        )
+        # the user's log items are never offered as available
+        consumed = np.unpackbits(core.state.consumed_bits[0], bitorder="little")
+        candidates = info["candidates"]
+        assert not np.any(observation["candidates"][consumed[candidates] == 1, -1])
+        _, _, _, _, info = env.step(env.action_space.sample())
+        assert info["user_id"] == user
+    assert len(ids) > 1 and ids <= set(world.population.user_ids.tolist())
+
+
+def test_same_seed_same_fitted_users_and_trajectory(
+    fitted: tuple[Catalog, Interactions, FittedWorld],
+):
+    _, _, world = fitted
+
+    def trajectory(seed: int) -> list[tuple[int, float]]:
+        env = gym.make("RecoWorld-v0", world=world)
+        env.action_space.seed(seed)
+        _, info = env.reset(seed=seed)
+        out = [(info["user_id"], 0.0)]
+        for _ in range(10):
+            _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            out.append((info["user_id"], float(reward)))
+            if terminated or truncated:
+                break
+        return out
+
+    assert trajectory(5) == trajectory(5)
+
+
+def test_vector_env_draws_population_users(fitted: tuple[Catalog, Interactions, FittedWorld]):
+    _, _, world = fitted
+    envs = gym.make_vec("RecoWorld-v0", num_envs=6, vectorization_mode="vector_entry_point",
+                        world=world)  # fmt: skip
+    _, infos = envs.reset(seed=0)
+    assert infos["user_id"].shape == (6,)
+    assert set(infos["user_id"].tolist()) <= set(world.population.user_ids.tolist())
+    _, _, _, _, infos = envs.step(envs.action_space.sample())
+    assert set(infos["user_id"].tolist()) <= set(world.population.user_ids.tolist())
+    envs.close()
+
+
+def test_world_excludes_catalog_and_user_config(fitted):
+    catalog, _, world = fitted
+    with pytest.raises(ValueError, match="catalog= cannot be given"):
+        gym.make("RecoWorld-v0", world=world, catalog=catalog)
+    with pytest.raises(ValueError, match="user_config= cannot be given"):
+        gym.make("RecoWorld-v0", world=world, user_config=UserModelConfig())
+    with pytest.raises(ValueError, match="lacks catalog, user_config, population"):
+        gym.make("RecoWorld-v0", world=object())
+
+
+def test_a_population_that_does_not_fit_the_catalog_is_refused(fitted):
+    _, _, world = fitted
+    other = generate_catalog(SyntheticCatalogConfig(n_items=400, embedding_dim=8), seed=1)
+    with pytest.raises(ValueError, match=r"users\.interests has shape .*400 items"):
+        gym.make("RecoWorld-v0", world=dataclasses.replace(world, catalog=other))
+    wrong_k = dataclasses.replace(world, user_config=UserModelConfig(n_interests=2))
+    with pytest.raises(ValueError, match=r"users\.interests has shape .*n_interests=2"):
+        gym.make("RecoWorld-v0", world=wrong_k)
+
+
+def test_population_validation():
+    catalog = generate_catalog(SyntheticCatalogConfig(n_items=50, embedding_dim=4), seed=0)
+    users = sample_users(3, catalog, UserModelConfig(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"user_ids has shape \(2,\)"):
+        UserPopulation(users, np.arange(2))
+    with pytest.raises(ValueError, match="at least one user"):
+        UserPopulation(users.take(np.arange(0)), np.arange(0))
+    users.interests[1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"users\.interests holds NaN"):
+        UserPopulation(users, np.arange(3))
+
+
+def test_world_fidelity_compares_activity_and_popularity_bias(fitted):
+    _, log, world = fitted
+    report = world_fidelity(world, log, agents=("random", "popular"), sessions=20, seed=0)
+    real = report.metrics["real"]
+    counts = np.bincount(log.items, minlength=world.catalog.n_items)
+    head = np.argsort(-counts, kind="stable")[:30]
+    assert real["top10_share"] == pytest.approx(counts[head].sum() / len(log))
+    assert real["users"] == 39
+    assert real["interactions_per_user_mean"] == pytest.approx(len(log) / 39)
+    for name in ("random", "popular"):
+        metrics = report.metrics[name]
+        assert 0.0 <= metrics["ks_activity"] <= 1.0
+        assert metrics["sessions"] == 20
+        assert 0.0 <= metrics["top10_share"] <= 1.0
+    # the popular agent pushes clicks to the head of the catalog more than the random one
+    assert report.metrics["popular"]["top10_share"] > report.metrics["random"]["top10_share"]
+    again = world_fidelity(world, log, agents=("random", "popular"), sessions=20, seed=0)
+    assert again.to_dict() == report.to_dict()
+
+
+def test_world_fidelity_ks_matches_scipy_on_its_own_sessions(fitted):
+    import scipy.stats
+
+    _, log, world = fitted
+    report = world_fidelity(world, log, agents=("random",), sessions=15, seed=3)
+    env = gym.make("RecoWorld-v0", world=world)
+    from recoworld.agents import make_agent
+
+    agent = make_agent("random", env, seed=3)
+    clicks = []
+    for episode in range(15):
+        observation, info = env.reset(seed=3 + episode)
+        agent.reset(seed=3 + episode)
+        total, done = 0, False
+        while not done:
+            observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+            total += len(info["clicks"])
+            done = terminated or truncated
+        clicks.append(total)
+    real = np.bincount(log.users)
+    real = real[real > 0]
+    expected = scipy.stats.ks_2samp(clicks, real).statistic
+    assert report.metrics["random"]["ks_activity"] == pytest.approx(expected)
+    assert report.metrics["random"]["clicks_per_session_mean"] == pytest.approx(np.mean(clicks))
+
+
+def test_world_fidelity_errors(fitted):
+    _, log, world = fitted
+    with pytest.raises(ValueError, match="no-such-agent"):
+        world_fidelity(world, log, agents=("no-such-agent",), sessions=2)
+    with pytest.raises(ValueError, match="sessions"):
+        world_fidelity(world, log, sessions=0)
+    with pytest.raises(ValueError, match="agents="):
+        world_fidelity(world, log, agents="random", sessions=2)
+    with pytest.raises(ValueError, match="multi_session"):
+        world_fidelity(world, log, sessions=2, multi_session=True)
+    outside = Interactions(
+        np.array([0]), np.array([world.catalog.n_items]), np.array([4.0], np.float32),
+        np.array([0]),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="outside the world's"):
+        world_fidelity(world, outside, sessions=2)
+
+
+def test_fit_world_errors():
+    catalog, log = synthetic_log()
+    with pytest.raises(ValueError, match="history is empty"):
+        fit_world(log.take(np.arange(0)), catalog)
+    with pytest.raises(ValueError, match="Interactions table"):
+        fit_world("log", catalog)  # type: ignore[arg-type]
+
+
+def test_head_items_is_the_top_tenth_by_count():
+    counts = np.array([5, 0, 9, 9, 1, 2, 3, 4, 0, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8])
+    np.testing.assert_array_equal(_head_items(counts), [2, 3])
