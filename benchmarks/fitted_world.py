@@ -9,7 +9,7 @@ What it does (all seeded by ``--seed``):
 1. fits the world (:func:`recoworld.fidelity.world.fit_world`) to ``ratings_train.tsv``: the
    latent-fitted simulator's catalog and choice weights, one user per real user (interests,
    boredom and familiarity from their history, their rated movies consumed, patience by their
-   activity rank);
+   activity rank; the no-click utility calibrated to the log's activity);
 2. plays one session per episode of ``RecoWorld-v0`` on it with each agent
    (:func:`~recoworld.fidelity.world.world_fidelity`; ``--sessions``, default one per real user)
    and compares clicks per session with the real per-user rating counts (two-sample KS, raw and
@@ -37,11 +37,11 @@ from rich.console import Console
 
 from recoworld.agents import agent_names
 from recoworld.evaluation import comparison_table, evaluate
-from recoworld.fidelity import load_scene_data
-from recoworld.fidelity.world import fit_world, world_fidelity
+from recoworld.fidelity import fit_world, load_scene_data, world_fidelity
 
 CONFIG_FIELDS = (
-    "affinity_scale", "quality_weight", "boredom_weight", "novelty_weight", "n_interests",
+    "affinity_scale", "quality_weight", "boredom_weight", "novelty_weight", "no_click_utility",
+    "n_interests",
 )  # fmt: skip
 DATA_FILES = ("ratings_train.tsv", "ratings_valid.tsv", "u.item", "u.user", "u.genre")
 
@@ -89,7 +89,9 @@ def main() -> None:
         f"Fitted {world.population.n_users} users on {world.catalog.n_items} items in "
         f"{fit_seconds:.1f} s: affinity_scale {config.affinity_scale:.3g}, quality_weight "
         f"{config.quality_weight:.3g}, boredom_weight {config.boredom_weight:.3g}, "
-        f"novelty_weight {config.novelty_weight:.3g}"
+        f"novelty_weight {config.novelty_weight:.3g}; no_click_utility calibrated to "
+        f"{config.no_click_utility:.3g} (activity KS {world.calibration['ks_activity']:.3f} "
+        f"on {world.calibration['sessions']} random-slate sessions)"
     )
 
     start = time.perf_counter()
@@ -116,6 +118,7 @@ def main() -> None:
             "seed": args.seed,
             "fit_seconds": fit_seconds,
             "user_config": {name: getattr(config, name) for name in CONFIG_FIELDS},
+            "calibration": world.calibration,
             "world_fidelity": fidelity.to_dict(),
             "world_fidelity_seconds": fidelity_seconds,
             "evaluation": {name: report.to_dict() for name, report in reports.items()},

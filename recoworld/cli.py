@@ -453,15 +453,81 @@ def list_agents(
             typer.echo(f"  {name:<24} {entry.description}{options}")
 
 
+FidelityLLM = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        metavar="MODEL",
+        help="--simulator llm: the model that answers the scenes; llm-aligned: the model that "
+        "writes the rationales it learns from. 'local' (the embedded model, the default) or a "
+        "litellm model string (e.g. openai/gpt-4o-mini; a server with --api-base).",
+    ),
+]
+FidelityCostCap = Annotated[
+    float | None,
+    typer.Option(
+        "--cost-cap-usd",
+        min=0.0,
+        help="Stop once the --llm model has cost this many USD: the run ends with exit code 3 "
+        "and no report (every scene is needed to score). A model litellm cannot price also "
+        "needs --token-cap or --input-cost-per-token/--output-cost-per-token.",
+    ),
+]
+FidelityTokenCap = Annotated[
+    int | None,
+    typer.Option(
+        "--token-cap",
+        min=0,
+        metavar="N",
+        help="Stop once the --llm model has used this many tokens (prompt + completion; exit "
+        "code 3 like --cost-cap-usd). Works on any model, priced or not.",
+    ),
+]
+FidelityCheckpoint = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        metavar="DIR",
+        help="Load the simulator saved in DIR (by --save) instead of fitting it: latent-fitted, "
+        "sequential or llm-aligned. It keeps the options and seed it was saved with, and must "
+        "be scored on the catalog it was fitted on.",
+    ),
+]
+FidelitySave = Annotated[
+    Path | None,
+    typer.Option(
+        "--save",
+        metavar="DIR",
+        help="Write the fitted simulator (latent-fitted, sequential or llm-aligned) to the "
+        "folder DIR before scoring it, to score it again with --checkpoint DIR. An existing DIR "
+        "is refused unless --overwrite (and a folder that is not a saved simulator is never "
+        "replaced).",
+    ),
+]
+
+_FIDELITY_LLM_FLAGS = {
+    "model": "--llm",
+    "cache": "--llm-cache",
+    "cost_cap_usd": "--cost-cap-usd",
+    "api_base": "--api-base",
+    "token_cap": "--token-cap",
+    "input_cost_per_token": "--input-cost-per-token",
+    "output_cost_per_token": "--output-cost-per-token",
+}
+"""The LLM settings of ``recoworld fidelity`` and their flags."""
+
+
 @app.command()
 def fidelity(
     simulator: Annotated[
         str,
         typer.Option(
             help="The simulator to measure: random, popularity, latent-fitted (the latent "
-            "user model fitted to the log), llm (the embedded language model answers each "
-            "scene; about 5 s a scene on 2 cores) or sequential (a learned sequential choice "
-            "model; needs the train extra, fits in about a minute on ml-100k)."
+            "user model fitted to the log), llm (a language model answers each scene: the "
+            "embedded one, about 5 s a scene on 2 cores, or --llm MODEL), sequential (a learned "
+            "sequential choice model; needs the train extra, fits in about a minute on "
+            "ml-100k) or llm-aligned (a small language model fine-tuned on the train log; "
+            'needs the align extra: pip install -e ".[align]").'
         ),
     ] = "popularity",
     dataset: Annotated[
@@ -493,7 +559,14 @@ def fidelity(
         str,
         typer.Option(help="How the other listed items are drawn: popularity, uniform or similar."),
     ] = "popularity",
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the scenes and the simulator.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Seed of the scenes and the simulator (a --checkpoint simulator keeps the seed "
+            "it was saved with).",
+        ),
+    ] = 0,
     json_path: Annotated[
         Path | None,
         typer.Option("--json", help="Write metrics, intervals, config and reliability bins."),
@@ -502,6 +575,15 @@ def fidelity(
         Path | None,
         typer.Option(help="Write a reliability diagram and accuracy against chance (PNG)."),
     ] = None,
+    llm: FidelityLLM = None,
+    llm_cache: LLMCache = None,
+    cost_cap_usd: FidelityCostCap = None,
+    token_cap: FidelityTokenCap = None,
+    input_cost_per_token: InputCost = None,
+    output_cost_per_token: OutputCost = None,
+    api_base: APIBase = None,
+    checkpoint: FidelityCheckpoint = None,
+    save: FidelitySave = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Measure how often a user simulator picks the item real users chose (UserMirrorer scenes).
@@ -510,12 +592,27 @@ def fidelity(
     --n-choices items holding the real one; the simulator's distribution over the list is scored
     by accuracy (95% Wilson interval) against chance, log-likelihood of the real choice,
     calibration (ECE) and accuracy by user-activity tercile. Simulators are fitted on the
-    folder's train file; a scene's history is every interaction in the folder before it.
+    folder's train file (or loaded with --checkpoint); a scene's history is every interaction in
+    the folder before it. A simulator that asks a language model (llm, llm-aligned) also reports
+    its requests, tokens, cost and the scenes it failed to answer.
     """
     from recoworld import fidelity as fid
 
     if simulator not in fid.simulator_names():
         _fail(f"--simulator {simulator!r}: choose one of {', '.join(fid.simulator_names())}")
+    llm_settings = _fidelity_llm_settings(
+        simulator,
+        {
+            "model": llm,
+            "cache": None if llm_cache is None else str(llm_cache),
+            "cost_cap_usd": cost_cap_usd,
+            "api_base": api_base,
+            "token_cap": token_cap,
+            "input_cost_per_token": input_cost_per_token,
+            "output_cost_per_token": output_cost_per_token,
+        },
+    )
+    _check_fidelity_folders(simulator, checkpoint, save, overwrite)
     if dataset not in fid.DATASETS:
         _fail(f"--dataset {dataset!r}: choose one of {', '.join(fid.DATASETS)}")
     if negatives not in fid.NEGATIVE_SAMPLERS:
@@ -525,17 +622,80 @@ def fidelity(
     if not dataset_path.is_dir():
         _fail(f"--dataset-path {dataset_path} is not a folder")
     _check_outputs(overwrite, json_path=json_path, plot=plot)
+    if llm_settings is not None:
+        _check_llm_settings({"llm": llm_settings})
     report = _run(
         lambda: _fidelity_run(
-            simulator, dataset, dataset_path, split, scenes, n_choices, negatives, seed
+            simulator,
+            dataset,
+            dataset_path,
+            split,
+            scenes,
+            n_choices,
+            negatives,
+            seed,
+            llm=llm_settings,
+            checkpoint=checkpoint,
+            save=save,
+            overwrite=overwrite,
         )
     )
     console = _console()
     console.print(report.table())
+    if save is not None:
+        console.print(f"Saved the fitted {simulator} simulator to {save}")
     if json_path is not None:
         console.print(f"Wrote {report.to_json(json_path)}")
     if plot is not None:
         console.print(f"Wrote {_run(lambda: fid.plot_fidelity(report, plot))}")
+
+
+def _fidelity_llm_settings(simulator: str, given: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``llm`` settings of ``recoworld fidelity`` from its LLM flags (``None`` when none is
+    given); exit 2 naming the flag when the simulator asks no language model."""
+    from recoworld import fidelity as fid
+
+    given = {key: value for key, value in given.items() if value is not None}
+    if not given:
+        return None
+    if "llm" not in fid.simulator_options(simulator):
+        takers = [name for name in fid.simulator_names() if "llm" in fid.simulator_options(name)]
+        used = ", ".join(_FIDELITY_LLM_FLAGS[key] for key in given)
+        _fail(
+            f"{used}: --simulator {simulator} uses no language model (the LLM options are for "
+            f"{', '.join(takers)})"
+        )
+    if ("input_cost_per_token" in given) != ("output_cost_per_token" in given):
+        _fail("--input-cost-per-token and --output-cost-per-token go together: give both")
+    return dict(given)
+
+
+def _check_fidelity_folders(
+    simulator: str, checkpoint: Path | None, save: Path | None, overwrite: bool
+) -> None:
+    """Exit 2 with one line, before anything runs, on a --checkpoint or --save the simulator
+    cannot take, a --checkpoint that is not a folder, or a --save that is a file or an existing
+    folder without --overwrite (the simulator's ``save`` refuses a folder that is not a saved
+    simulator even then)."""
+    from recoworld import fidelity as fid
+
+    fitted = [name for name in fid.simulator_names() if "checkpoint" in fid.simulator_options(name)]
+    for flag, value in (("--checkpoint", checkpoint), ("--save", save)):
+        if value is not None and "checkpoint" not in fid.simulator_options(simulator):
+            _fail(
+                f"{flag}: --simulator {simulator} is not fitted, so there is nothing to "
+                f"{'load' if flag == '--checkpoint' else 'save'} (it is for {', '.join(fitted)})"
+            )
+    if checkpoint is not None and save is not None:
+        _fail("--save writes a simulator fitted now, --checkpoint loads a saved one: give one")
+    if checkpoint is not None and not checkpoint.is_dir():
+        what = "is a file, not a folder" if checkpoint.exists() else "does not exist"
+        _fail(f"--checkpoint {checkpoint} {what}; name a folder written by --save")
+    if save is not None and (save.exists() or save.is_symlink()):
+        if not save.is_dir():
+            _fail(f"--save {save} is a file; name a folder")
+        if not overwrite:
+            _fail(f"--save {save} exists; pass --overwrite to replace it, or name a new folder")
 
 
 def _fidelity_run(
@@ -547,11 +707,19 @@ def _fidelity_run(
     n_choices: int,
     negatives: Any,
     seed: int,
+    *,
+    llm: Mapping[str, Any] | None = None,
+    checkpoint: Path | None = None,
+    save: Path | None = None,
+    overwrite: bool = False,
 ) -> Any:
-    """Load the folder, build the scenes, fit the simulator and score it, with a progress bar."""
+    """Load the folder, build the scenes, fit (or load) the simulator, score it and save it
+    where asked, with a progress bar. A spent LLM cost or token cap ends the command with exit
+    code 3."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from recoworld import fidelity as fid
+    from recoworld.llm import CostCapExceeded
 
     with Progress(
         TextColumn("{task.description:<28}"),
@@ -577,24 +745,143 @@ def _fidelity_run(
             seed=seed,
             limit=limit,
         )
-        bar.update(task, advance=1, description=f"Fitting {simulator}")
+        verb = "Loading" if checkpoint is not None else "Fitting"
+        bar.update(task, advance=1, description=f"{verb} {simulator}")
         try:
-            model = fid.make_simulator(simulator, seed=seed)
+            model = fid.make_simulator(simulator, seed=seed, llm=llm, checkpoint=checkpoint)
         except ImportError as error:
-            _fail(
-                f"--simulator {simulator} needs the train extra ({error}): "
-                'pip install -e ".[train]"',
-                code=1,
+            _fail(f"--simulator {simulator}: {error}", code=1)
+        if save is not None and not callable(getattr(model, "save", None)):
+            _fail(f"--save: the {simulator} simulator has no save method")
+        config: dict[str, Any] = {
+            "dataset": dataset,
+            "dataset_path": str(dataset_path),
+            "split": data.split,
+        }
+        if checkpoint is not None:
+            config["checkpoint"] = str(checkpoint)
+        if llm is not None:
+            config["llm"] = dict(llm)
+        try:
+            model = model.fit(data.train, data.catalog)
+            if save is not None:  # before scoring: a fit is kept even if scoring fails
+                bar.update(task, description=f"Saving {simulator}")
+                model.save(save, overwrite=overwrite)  # type: ignore[attr-defined]
+            bar.update(task, advance=1, description=f"Scoring {simulator}")
+            report = fid.fidelity_report(model, built, config)
+        except CostCapExceeded as error:
+            bar.stop()
+            _stderr().print(
+                f"[bold red]Stopped[/]: {escape(str(error))}; no report (a fidelity run needs "
+                "every scene answered)",
+                highlight=False,
             )
-        model = model.fit(data.train, data.catalog)
-        bar.update(task, advance=1, description=f"Scoring {simulator}")
-        report = fid.fidelity_report(
-            model,
-            built,
-            {"dataset": dataset, "dataset_path": str(dataset_path), "split": data.split},
-        )
+            raise typer.Exit(EXIT_STOPPED_EARLY) from None
         bar.update(task, advance=1, description="Done")
     return report
+
+
+@app.command("world-fidelity")
+def world_fidelity(
+    dataset: Annotated[
+        str,
+        typer.Option(help="Format of --dataset-path: movielens (ml-100k files) or scpr (LastFM*)."),
+    ] = "movielens",
+    dataset_path: Annotated[
+        Path | None, typer.Option(help="The data folder (e.g. ml-100k).", show_default=False)
+    ] = None,
+    agents: Annotated[
+        str,
+        typer.Option(help="Comma-separated RecoWorld-v0 agents whose sessions are compared."),
+    ] = "random,popular",
+    sessions: Annotated[
+        int | None,
+        typer.Option(min=1, help="One-session episodes per agent (default: one per real user)."),
+    ] = None,
+    calibration_sessions: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Random-slate sessions per tried no-click utility when calibrating it to the "
+            "log's activity (0: keep the default no-click utility).",
+        ),
+    ] = 300,
+    num_candidates: Annotated[
+        int, typer.Option(min=1, help="RecoWorld-v0 candidates per turn (at most the items).")
+    ] = 100,
+    slate_size: Annotated[
+        int, typer.Option(min=1, help="RecoWorld-v0 slate size (at most --num-candidates).")
+    ] = 10,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the fit and of the episodes.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the metrics, config and calibration.")
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Fit a world of users to a folder's train log and compare them with the real users in
+    RecoWorld-v0: clicks per session against real interactions per user (Kolmogorov-Smirnov) and
+    the share of clicks on the top 10% items (popularity bias), per agent.
+
+    The world is what gym.make("RecoWorld-v0", world=recoworld.fidelity.fit_world(...)) runs:
+    one latent user per real user, fitted from their history.
+    """
+    from recoworld import fidelity as fid
+    from recoworld.agents import agent_names
+
+    if dataset not in fid.DATASETS:
+        _fail(f"--dataset {dataset!r}: choose one of {', '.join(fid.DATASETS)}")
+    if dataset_path is None:
+        _fail("--dataset-path: name the data folder (e.g. ml-100k)")
+    if not dataset_path.is_dir():
+        _fail(f"--dataset-path {dataset_path} is not a folder")
+    names = [name.strip() for name in agents.split(",") if name.strip()]
+    known = agent_names("RecoWorld-v0")
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        _fail(f"--agents {agents!r}: choose from {', '.join(known)}")
+    _check_outputs(overwrite, json_path=json_path)
+
+    settings = {"num_candidates": num_candidates, "slate_size": slate_size}
+
+    def play() -> tuple[Any, Any]:
+        data = fid.load_scene_data(dataset, dataset_path, seed=seed)
+        with Console(stderr=True).status("Fitting the world"):
+            world = fid.fit_world(
+                data.train,
+                data.catalog,
+                seed=seed,
+                calibration_sessions=calibration_sessions or None,
+                env_settings=settings,
+            )
+        with Console(stderr=True).status(f"Playing {', '.join(names)}"):
+            report = fid.world_fidelity(
+                world, data.train, agents=names, sessions=sessions, seed=seed, **settings
+            )
+        return world, report
+
+    world, report = _run(play)
+    console = _console()
+    config = world.user_config
+    calibrated = (
+        f"calibrated to {config.no_click_utility:.3g}"
+        if world.calibration is not None
+        else f"{config.no_click_utility:.3g} (not calibrated)"
+    )
+    console.print(
+        f"{world.population.n_users} fitted users, {world.catalog.n_items} items; no-click "
+        f"utility {calibrated}"
+    )
+    console.print(report.table())
+    if json_path is not None:
+        payload = {
+            **report.to_dict(),
+            "calibration": world.calibration,
+            "dataset": dataset,
+            "dataset_path": str(dataset_path),
+        }
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        console.print(f"Wrote {json_path}")
 
 
 def _run(play: Callable[[], _T]) -> _T:

@@ -170,3 +170,208 @@ def test_fitted_simulators_run_from_the_command_line(tmp_path: Path, simulator: 
     assert payload["config"]["simulator"] == simulator
     assert 0.0 <= payload["metrics"]["accuracy"] <= 1.0
     assert payload["metrics"]["log_likelihood"] <= 0.0
+
+
+def scripted_models(monkeypatch: pytest.MonkeyPatch, cost_per_token_usd: float = 0.0) -> list[dict]:
+    """Route litellm model strings to a scripted model that always names letter A (the cache,
+    caps and meters still come from the real factory); returns the arguments each build got."""
+    import recoworld.llm.settings as settings_module
+    from recoworld.llm import ScriptedChatModel
+
+    real = settings_module.make_chat_model
+    builds: list[dict] = []
+
+    def fake(spec: object, **kwargs: object) -> object:
+        builds.append({"spec": spec, **kwargs})
+        for key in ("api_base", "input_cost_per_token", "output_cost_per_token"):
+            kwargs.pop(key)
+        model = ScriptedChatModel(
+            lambda messages: json.dumps({"rationale": "the first one", "choice": "A"}),
+            cost_per_token_usd=cost_per_token_usd,
+        )
+        return real(model, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(settings_module, "make_chat_model", fake)
+    return builds
+
+
+def test_llm_options_configure_the_answering_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = scripted_models(monkeypatch, cost_per_token_usd=1e-6)
+    folder = write_movielens(tmp_path / "ml")
+    out_json = tmp_path / "llm.json"
+    result = runner.invoke(
+        app,
+        ["fidelity", "--simulator", "llm", "--dataset-path", str(folder), "--scenes", "4",
+         "--llm", "openai/scripted", "--api-base", "http://127.0.0.1:9/v1",
+         "--cost-cap-usd", "1", "--json", str(out_json)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert {build["spec"] for build in builds} == {"openai/scripted"}
+    assert builds[-1]["api_base"] == "http://127.0.0.1:9/v1" and builds[-1]["cost_cap_usd"] == 1
+    payload = json.loads(out_json.read_text())
+    assert set(payload) == {"metrics", "ci95", "config", "reliability"}
+    metrics = payload["metrics"]
+    assert metrics["llm_calls"] == 4 and metrics["failed_scenes"] == 0
+    assert metrics["prompt_tokens"] > 0 and metrics["cost_usd"] > 0
+    assert payload["config"]["llm"]["model"] == "openai/scripted"
+    assert "LLM requests sent" in result.output and "Prompt tokens" in result.output
+
+
+def test_a_spent_cost_cap_stops_with_exit_code_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted_models(monkeypatch, cost_per_token_usd=1e-3)
+    folder = write_movielens(tmp_path / "ml")
+    out_json = tmp_path / "llm.json"
+    result = runner.invoke(
+        app,
+        ["fidelity", "--simulator", "llm", "--dataset-path", str(folder), "--llm",
+         "openai/scripted", "--cost-cap-usd", "0.01", "--json", str(out_json)],
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "Stopped" in result.output and "cost cap" in result.output
+    assert not out_json.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--simulator", "popularity", "--llm", "openai/x"],
+         "--llm: --simulator popularity uses no language model (the LLM options are for llm, "
+         "llm-aligned)"),
+        (["--simulator", "latent-fitted", "--token-cap", "5", "--api-base", "http://x"],
+         "--api-base, --token-cap: --simulator latent-fitted uses no language model"),
+        (["--simulator", "llm", "--input-cost-per-token", "0.1"],
+         "--input-cost-per-token and --output-cost-per-token go together"),
+        (["--simulator", "random", "--checkpoint", "."],
+         "--checkpoint: --simulator random is not fitted, so there is nothing to load (it is "
+         "for latent-fitted, sequential, llm-aligned)"),
+        (["--simulator", "llm", "--save", "out"],
+         "--save: --simulator llm is not fitted, so there is nothing to save"),
+        (["--simulator", "latent-fitted", "--checkpoint", "nowhere"],
+         "--checkpoint nowhere does not exist"),
+    ],
+)  # fmt: skip
+def test_options_for_another_simulator_are_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: list[str], message: str
+) -> None:
+    folder = write_movielens(tmp_path / "ml")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["fidelity", "--dataset-path", str(folder), *extra])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert result.output.count("Error:") == 1 and "Traceback" not in result.output
+
+
+def test_save_then_score_the_checkpoint(tmp_path: Path) -> None:
+    folder = write_movielens(tmp_path / "ml", per_user=16)
+    saved, first, second = tmp_path / "model", tmp_path / "fit.json", tmp_path / "loaded.json"
+    common = ["fidelity", "--simulator", "latent-fitted", "--dataset-path", str(folder)]
+    result = runner.invoke(app, [*common, "--save", str(saved), "--json", str(first)])
+    assert result.exit_code == 0, result.output
+    assert f"Saved the fitted latent-fitted simulator to {saved}" in result.output
+    result = runner.invoke(app, [*common, "--checkpoint", str(saved), "--json", str(second)])
+    assert result.exit_code == 0, result.output
+    fitted, loaded = json.loads(first.read_text()), json.loads(second.read_text())
+    assert loaded["metrics"] == fitted["metrics"]
+    assert loaded["config"]["checkpoint"] == str(saved)
+    # An existing folder is refused before any work, and replaced with --overwrite.
+    again = runner.invoke(app, [*common, "--save", str(saved)])
+    assert again.exit_code == 2 and "exists; pass --overwrite" in again.output
+    assert runner.invoke(app, [*common, "--save", str(saved), "--overwrite"]).exit_code == 0
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "keep.txt").write_text("mine")
+    kept = runner.invoke(app, [*common, "--save", str(notes), "--overwrite"])
+    assert kept.exit_code == 2 and "not a saved simulator" in kept.output
+    assert sorted(path.name for path in notes.iterdir()) == ["keep.txt"]
+    both = runner.invoke(app, [*common, "--save", str(tmp_path / "b"), "--checkpoint", str(saved)])
+    assert both.exit_code == 2 and "give one" in both.output
+    # The checkpoint was fitted on this MovieLens catalog, not on the SCPR one.
+    scpr = write_scpr(tmp_path / "lastfm")
+    other = runner.invoke(
+        app,
+        ["fidelity", "--simulator", "latent-fitted", "--dataset", "scpr", "--dataset-path",
+         str(scpr), "--checkpoint", str(saved)],
+    )  # fmt: skip
+    assert other.exit_code == 2, other.output
+    assert f"catalog of {N_ITEMS} items; the catalog given has 40" in " ".join(other.output.split())
+    # A damaged checkpoint is named.
+    (saved / "simulator.json").write_text('{"format": "recoworld.fidelity.LatentFittedSimulator"}')
+    broken = runner.invoke(app, [*common, "--checkpoint", str(saved)])
+    assert broken.exit_code == 2 and "field 'version'" in broken.output
+
+
+def test_llm_aligned_gets_the_rationale_model_and_the_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from recoworld.llm import Usage
+
+    scripted_models(monkeypatch)
+    made: list[dict] = []
+
+    class StandIn:
+        name = "llm-aligned"
+
+        def __init__(self, **kwargs: object) -> None:
+            made.append(kwargs)
+            self.usage = Usage(calls=6, prompt_tokens=60, completion_tokens=12)
+            self.failed_scenes = 1
+
+        def fit(self, history: object, catalog: object) -> StandIn:
+            return self
+
+        def predict(self, scenes: object) -> np.ndarray:
+            n, k = scenes.choices.shape  # type: ignore[attr-defined]
+            return np.full((n, k), 1.0 / k)
+
+        def save(self, path: Path, *, overwrite: bool = False) -> Path:
+            Path(path).mkdir()
+            (Path(path) / "simulator.json").write_text("{}")
+            return Path(path)
+
+    module = types.ModuleType("recoworld.fidelity.aligned")
+    module.AlignedSceneSimulator = StandIn  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", module)
+    folder = write_movielens(tmp_path / "ml")
+    out_json = tmp_path / "aligned.json"
+    result = runner.invoke(
+        app,
+        ["fidelity", "--simulator", "llm-aligned", "--dataset-path", str(folder), "--seed", "2",
+         "--llm", "openai/scripted", "--save", str(tmp_path / "aligned"), "--json",
+         str(out_json)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert made == [{"seed": 2, "checkpoint": None, "rationale_llm": {"model": "openai/scripted"}}]
+    assert (tmp_path / "aligned" / "simulator.json").is_file()
+    metrics = json.loads(out_json.read_text())["metrics"]
+    assert metrics["llm_calls"] == 6 and metrics["failed_scenes"] == 1
+    monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", None)  # not installed
+    missing = runner.invoke(app, ["fidelity", "--simulator", "llm-aligned", "--dataset-path",
+                                  str(folder)])  # fmt: skip
+    assert missing.exit_code == 1
+    assert 'pip install -e ".[align]"' in " ".join(missing.output.split())
+
+
+def test_help_says_what_llm_aligned_needs() -> None:
+    result = runner.invoke(app, ["fidelity", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.replace("│", " ").split())
+    assert 'needs the align extra: pip install -e ".[align]"' in text
+    for flag in (
+        "--llm",
+        "--llm-cache",
+        "--cost-cap-usd",
+        "--api-base",
+        "--token-cap",
+        "--input-cost-per-token",
+        "--output-cost-per-token",
+        "--checkpoint",
+        "--save",
+    ):
+        assert flag in text  # fmt: skip

@@ -4,7 +4,12 @@ A scene shows a simulator a user's history and a lettered list of items holding 
 user really chose next (:func:`scenes`); a simulator answers with a distribution over the list
 (:class:`SceneSimulator`); :func:`fidelity_report` scores it against the real choices
 (accuracy with its 95% interval against chance, log-likelihood, calibration, accuracy by user
-activity). ``recoworld fidelity`` runs it on a data folder.
+activity; for a simulator that asks a language model, its requests, tokens and cost). The fitted
+simulators (latent-fitted, sequential, llm-aligned) are saved to a folder with their ``save``
+and loaded with ``make_simulator(name, checkpoint=folder)``. ``recoworld fidelity`` runs it on a
+data folder. :func:`fit_world` turns the fitted latent model into a world of users for
+``gym.make("RecoWorld-v0", world=...)``, and :func:`world_fidelity` compares their activity and
+popularity bias with the real log's.
 
 >>> import numpy as np
 >>> from recoworld.catalog import Interactions, SyntheticCatalogConfig, generate_catalog
@@ -28,12 +33,15 @@ from recoworld.fidelity.simulators import (
     make_simulator,
     simulator_description,
     simulator_names,
+    simulator_options,
 )
+from recoworld.fidelity.world import FittedWorld, WorldFidelity, fit_world, world_fidelity
 
 __all__ = [
     "DATASETS",
     "NEGATIVE_SAMPLERS",
     "FidelityReport",
+    "FittedWorld",
     "PopularitySimulator",
     "RandomSimulator",
     "ReliabilityBins",
@@ -41,11 +49,15 @@ __all__ = [
     "SceneData",
     "SceneSimulator",
     "Scenes",
+    "WorldFidelity",
     "fidelity_report",
+    "fit_world",
     "load_scene_data",
     "make_simulator",
     "plot_fidelity",
     "scenes",
     "simulator_description",
     "simulator_names",
+    "simulator_options",
+    "world_fidelity",
 ]

@@ -57,14 +57,23 @@ For a world of fitted users, :meth:`LatentFittedSimulator.users_from_log` fits e
 latent state from their whole log, :meth:`LatentFittedSimulator.user_model_config` gives the
 latent model's config with the fitted weights, and :attr:`LatentFittedSimulator.catalog` the
 refined catalog: together what :func:`~recoworld.simulators.latent.step_users` needs.
+
+A fitted simulator is kept with :meth:`LatentFittedSimulator.save` (a folder: ``simulator.json``
+with the format, the options and the fit's log-likelihood; ``arrays.npz`` with the refined
+catalog, the log popularity and the choice weights) and read back with
+:meth:`LatentFittedSimulator.load` (or ``LatentFittedSimulator(checkpoint=folder)``), which
+answers every scene exactly as the saved simulator did.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,6 +83,12 @@ import scipy.sparse.linalg as spla
 
 from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, SceneConfig, Scenes, scenes
+from recoworld.fidelity.simulators import (
+    METADATA_FILE,
+    read_arrays,
+    read_metadata,
+    write_simulator_folder,
+)
 from recoworld.seeding import spawn_rng
 from recoworld.simulators.config import UserModelConfig
 from recoworld.simulators.latent import LatentUserState, item_utilities
@@ -86,6 +101,13 @@ FEATURES = ("affinity", "quality", "boredom", "novelty", "popularity")
 
 _CHUNK_ROWS = 200_000
 """History rows scored against the interests at once in the k-means (bounds the memory)."""
+
+CHECKPOINT_FORMAT = "recoworld.fidelity.LatentFittedSimulator"
+"""The ``format`` of a saved latent-fitted folder's metadata."""
+CHECKPOINT_VERSION = 1
+"""The folder layout version :meth:`LatentFittedSimulator.load` reads."""
+ARRAYS_FILE = "arrays.npz"
+"""The arrays of a saved latent-fitted folder."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,15 @@ class LatentFittedSimulator:
         fit_negatives: samplers of the fit scenes' other items (an equal share each).
         n_choices: length of the fit scenes' exposure lists.
         config: the latent model whose affinity scale and interest weight scale are kept.
+        checkpoint: a folder written by :meth:`save`: the simulator is that one, fitted (its
+            options, seed included, are the saved ones, so leave the other arguments at their
+            defaults), and :meth:`fit` only checks that it is given the same catalog.
+
+    Raises:
+        ValueError: a bad argument, an argument given beside ``checkpoint``, or a checkpoint
+            folder whose metadata or arrays are malformed (the message names the file and
+            field).
+        FileNotFoundError: the checkpoint folder or one of its files does not exist.
     """
 
     name = "latent-fitted"
@@ -168,7 +199,34 @@ class LatentFittedSimulator:
         fit_negatives: tuple[str, ...] = ("uniform", "popularity"),
         n_choices: int = 5,
         config: UserModelConfig | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        if checkpoint is not None:
+            given = {
+                "seed": seed,
+                "n_interests": n_interests,
+                "collaborative_dims": collaborative_dims,
+                "collaborative_share": collaborative_share,
+                "recency_half_life": recency_half_life,
+                "kmeans_iterations": kmeans_iterations,
+                "kmeans_restarts": kmeans_restarts,
+                "fit_scenes": fit_scenes,
+                "fit_min_history": fit_min_history,
+                "terms": terms,
+                "fit_negatives": fit_negatives,
+                "n_choices": n_choices,
+                "config": config,
+            }
+            changed = [name for name, value in given.items() if value != _DEFAULTS[name]]
+            if changed:
+                raise ValueError(
+                    f"{changed[0]}={given[changed[0]]!r} with checkpoint={str(checkpoint)!r}: a "
+                    "loaded simulator keeps the options it was saved with; leave the other "
+                    "arguments at their defaults"
+                )
+            self._load_into(Path(checkpoint))
+            return
         self.seed = check_seed("seed", seed)
         self.n_interests = check_int("n_interests", n_interests, 1, 64)
         self.collaborative_dims = check_int("collaborative_dims", collaborative_dims, 0)
@@ -205,11 +263,22 @@ class LatentFittedSimulator:
     # -- fitting ------------------------------------------------------------------------------
 
     def fit(self, history: Interactions, catalog: Catalog) -> LatentFittedSimulator:
-        """Fit the item side and the global choice parameters on the train log ``history``."""
+        """Fit the item side and the global choice parameters on the train log ``history``.
+
+        A simulator made with ``checkpoint`` learns nothing here: it checks that ``catalog``
+        is the one it was fitted on (its number of items and item ids) and returns itself.
+
+        Raises:
+            ValueError: bad ``history`` or ``catalog``, no interaction to fit on, or (with a
+                checkpoint) another catalog.
+        """
         if not isinstance(history, Interactions):
             raise ValueError(f"history must be an Interactions table, got {type(history)!r}")
         if not isinstance(catalog, Catalog):
             raise ValueError(f"catalog must be a Catalog, got {type(catalog)!r}")
+        if self.checkpoint is not None and self._items is not None:
+            _check_same_catalog(self._items.catalog, catalog, self.checkpoint)
+            return self
         if len(history) == 0:
             raise ValueError("history is empty: the simulator needs train interactions to fit")
         if int(history.items.max()) >= catalog.n_items:
@@ -358,6 +427,177 @@ class LatentFittedSimulator:
             }
         )
 
+    # -- saving -------------------------------------------------------------------------------
+
+    def options(self) -> dict[str, Any]:
+        """The constructor arguments of this simulator as JSON-safe values (``config`` as the
+        dict of its fields)."""
+        return {
+            "seed": self.seed,
+            "n_interests": self.n_interests,
+            "collaborative_dims": self.collaborative_dims,
+            "collaborative_share": self.collaborative_share,
+            "recency_half_life": self.recency_half_life,
+            "kmeans_iterations": self.kmeans_iterations,
+            "kmeans_restarts": self.kmeans_restarts,
+            "fit_scenes": self.fit_scenes,
+            "fit_min_history": self.fit_min_history,
+            "terms": list(self.terms),
+            "fit_negatives": list(self.fit_negatives),
+            "n_choices": self.n_choices,
+            "config": _config_fields(self.config),
+        }
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the fitted simulator to the folder ``path`` (see the module docstring): read it
+        back with :meth:`load`. The folder is written beside ``path`` and renamed into place.
+
+        Returns:
+            ``path`` as a :class:`~pathlib.Path`.
+
+        Raises:
+            ValueError: the simulator is not fitted.
+            FileExistsError: ``path`` exists and ``overwrite`` is false (or it is a folder of
+                other files, never replaced).
+            OSError: the folder cannot be written.
+        """
+        if self.choice is None or self._items is None:
+            raise ValueError("LatentFittedSimulator.save: call fit(history, catalog) first")
+        choice, items = self.choice, self._items
+        catalog = items.catalog
+        attributes = sp.csr_array(catalog.item_attributes)
+        arrays: dict[str, np.ndarray] = {
+            "choice_weights": np.asarray(choice.weights, dtype=np.float64),
+            "log_popularity": items.log_popularity,
+            "item_ids": catalog.item_ids,
+            "embeddings": catalog.embeddings,
+            "item_topics": catalog.item_topics,
+            "quality": catalog.quality,
+            "popularity": catalog.popularity,
+            "duration": catalog.duration,
+            "attribute_data": attributes.data,
+            "attribute_indices": attributes.indices,
+            "attribute_indptr": attributes.indptr,
+            "attribute_names": np.array(catalog.attribute_names, dtype=str),
+            "topic_names": np.array(catalog.topic_names, dtype=str),
+            "titles": np.array(catalog.titles, dtype=str),
+            "descriptions": np.array(catalog.descriptions, dtype=str),
+        }
+        metadata = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "options": self.options(),
+            "n_items": catalog.n_items,
+            "catalog_name": catalog.name,
+            "fit_log_likelihood": choice.log_likelihood,
+            "fit_n_scenes": choice.n_scenes,
+        }
+        return write_simulator_folder(
+            path,
+            metadata,
+            lambda folder: np.savez(folder / ARRAYS_FILE, **arrays),  # type: ignore[arg-type]
+            overwrite=overwrite,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LatentFittedSimulator:
+        """The fitted simulator :meth:`save` wrote to the folder ``path`` (the same as
+        ``LatentFittedSimulator(checkpoint=path)``).
+
+        Raises:
+            FileNotFoundError: the folder or one of its files does not exist.
+            ValueError: the metadata or arrays are malformed (the message names the file and
+                field).
+        """
+        return cls(checkpoint=path)
+
+    def _load_into(self, folder: Path) -> None:
+        metadata = read_metadata(
+            folder,
+            CHECKPOINT_FORMAT,
+            CHECKPOINT_VERSION,
+            ("options", "n_items", "catalog_name", "fit_log_likelihood", "fit_n_scenes"),
+        )
+        where = folder / METADATA_FILE
+        options = metadata["options"]
+        if not isinstance(options, dict) or set(options) != set(_DEFAULTS) - {"checkpoint"}:
+            raise ValueError(
+                f"{where}: field 'options' must be an object with the keys "
+                f"{sorted(set(_DEFAULTS) - {'checkpoint'})}, got {options!r}"
+            )
+        arguments = dict(options)
+        try:
+            for name in ("terms", "fit_negatives"):
+                if not isinstance(arguments[name], list):
+                    raise ValueError(f"{name}={arguments[name]!r} must be a list")
+                arguments[name] = tuple(arguments[name])
+            config = arguments["config"]
+            if not isinstance(config, dict):
+                raise ValueError(f"config={config!r} must be an object of UserModelConfig fields")
+            known = {field.name for field in dataclasses.fields(UserModelConfig)}
+            if set(config) != known:
+                odd = sorted(set(config) ^ known)
+                raise ValueError(f"config has missing or unknown fields {odd}")
+            arguments["config"] = UserModelConfig(**config)
+            fresh = LatentFittedSimulator(**arguments)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: field 'options': {error}") from None
+        n_items = metadata["n_items"]
+        if isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 1:
+            raise ValueError(f"{where}: field 'n_items' is {n_items!r}, not a positive integer")
+        for name in ("fit_log_likelihood",):
+            value = metadata[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{where}: field {name!r} is {value!r}, not a number")
+        fit_n = metadata["fit_n_scenes"]
+        if isinstance(fit_n, bool) or not isinstance(fit_n, int) or fit_n < 1:
+            raise ValueError(f"{where}: field 'fit_n_scenes' is {fit_n!r}, not a positive integer")
+        if not isinstance(metadata["catalog_name"], str):
+            raise ValueError(f"{where}: field 'catalog_name' is not a string")
+        arrays = read_arrays(folder, ARRAYS_FILE, _ARRAY_LAYOUT)
+        file = folder / ARRAYS_FILE
+        for name, length in (
+            ("choice_weights", len(FEATURES)),
+            ("log_popularity", n_items),
+            ("item_ids", n_items),
+        ):
+            if len(arrays[name]) != length:
+                raise ValueError(
+                    f"{file}: array {name!r} has {len(arrays[name])} entries, expected {length} "
+                    f"(n_items={n_items} in {METADATA_FILE})"
+                )
+        try:
+            attributes = sp.csr_array(
+                (arrays["attribute_data"], arrays["attribute_indices"], arrays["attribute_indptr"]),
+                shape=(n_items, len(arrays["attribute_names"])),
+            )
+            attributes.check_format(full_check=True)
+            catalog = Catalog(
+                item_ids=arrays["item_ids"].astype(np.int64),
+                attribute_names=tuple(arrays["attribute_names"].tolist()),
+                item_attributes=attributes,
+                topic_names=tuple(arrays["topic_names"].tolist()),
+                item_topics=arrays["item_topics"],
+                embeddings=arrays["embeddings"],
+                quality=arrays["quality"],
+                popularity=arrays["popularity"],
+                duration=arrays["duration"],
+                titles=tuple(arrays["titles"].tolist()),
+                descriptions=tuple(arrays["descriptions"].tolist()),
+                name=metadata["catalog_name"],
+            )
+        except ValueError as error:
+            raise ValueError(f"{file}: the saved catalog is malformed: {error}") from None
+        self.__dict__.update(fresh.__dict__)
+        self.checkpoint = folder
+        self._items = _ItemSide(catalog, arrays["log_popularity"].astype(np.float64))
+        self.choice = _fitted_choice(
+            arrays["choice_weights"].astype(np.float64),
+            self.config.affinity_scale,
+            float(metadata["fit_log_likelihood"]),
+            int(fit_n),
+        )
+
     # -- pieces -------------------------------------------------------------------------------
 
     def _item_side(
@@ -394,6 +634,7 @@ class LatentFittedSimulator:
             rng,
             iterations=self.kmeans_iterations,
             restarts=self.kmeans_restarts,
+            set_keys=_scene_keys(built),
         )
         bonus = self.config.interest_weight_scale * np.log(k * np.maximum(shares, 1e-6))
         bonus[lengths == 0] = 0.0
@@ -442,6 +683,14 @@ class LatentFittedSimulator:
         return np.stack(columns, axis=2)
 
 
+def _scene_keys(built: Scenes) -> np.ndarray:
+    """``(n,)`` uint64 key of each scene from what identifies it whatever the batch: its user,
+    its target's time and its history's length."""
+    user = _mix(built.users.astype(np.uint64))
+    time = _mix(user ^ built.target_timestamps.astype(np.int64).astype(np.uint64))
+    return _mix(time ^ built.history_lengths.astype(np.uint64))
+
+
 def fit_interests(
     offsets: np.ndarray,
     vectors: np.ndarray,
@@ -451,6 +700,7 @@ def fit_interests(
     *,
     iterations: int = 10,
     restarts: int = 3,
+    set_keys: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted spherical k-means of many small point sets at once.
 
@@ -459,7 +709,12 @@ def fit_interests(
         vectors: ``(total, d)`` points (normalised here).
         weights: ``(total,)`` positive weight of each point.
         k: clusters per set.
-        rng: draws the k-means++ starts (Gumbel-max per set).
+        rng: seeds the k-means++ starts (Gumbel-max per set). One number is drawn from it; the
+            Gumbel noise of a point is a hash of that number, its set's key, the start, the
+            centre and the point's position in its set, so a set's fit does not depend on which
+            other sets are fitted with it.
+        set_keys: ``(n,)`` integer key of each set (default ``0..n-1``): sets with the same key
+            and points get the same fit in any batch.
         iterations: Lloyd steps (assign each point to the most similar centre, then each centre
             is the normalised weighted sum of its points; an emptied centre stays where it was).
         restarts: k-means++ starts; each set keeps the run with the largest weighted sum of
@@ -477,12 +732,18 @@ def fit_interests(
     centres = np.zeros((n, k, points.shape[1]))
     if total == 0:
         return centres, np.zeros((n, k))
+    keys = np.arange(n, dtype=np.int64) if set_keys is None else np.asarray(set_keys)
+    if keys.shape != (n,) or keys.dtype.kind not in "iu":
+        raise ValueError(f"set_keys has shape {keys.shape} and dtype {keys.dtype}: ({n},) ints")
+    base = np.uint64(rng.integers(0, 2**63))
+    position = np.arange(total, dtype=np.int64) - offsets[:-1][segment]
+    point_keys = _mix(_mix(base ^ keys.astype(np.uint64)[segment]) ^ position.astype(np.uint64))
     best = np.full(n, -np.inf)
     best_centres = centres
     best_assign = np.zeros(total, dtype=np.int64)
-    for _ in range(restarts if k > 1 else 1):  # one cluster: the weighted mean direction
+    for start in range(restarts if k > 1 else 1):  # one cluster: the weighted mean direction
         centres, assign = _lloyd(
-            points, weights, offsets, segment, k, rng, iterations if k > 1 else 1
+            points, weights, offsets, segment, k, point_keys, start, iterations if k > 1 else 1
         )
         fit = np.bincount(
             segment,
@@ -506,11 +767,12 @@ def _lloyd(
     offsets: np.ndarray,
     segment: np.ndarray,
     k: int,
-    rng: np.random.Generator,
+    point_keys: np.ndarray,
+    start: int,
     iterations: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One k-means++ start and ``iterations`` Lloyd steps: ``(n, k, d)`` centres and the
-    ``(total,)`` cluster of each point."""
+    """One k-means++ start (number ``start``) and ``iterations`` Lloyd steps: ``(n, k, d)``
+    centres and the ``(total,)`` cluster of each point."""
     n, total, d = len(offsets) - 1, len(points), points.shape[1]
     filled = np.diff(offsets) > 0
     centres = np.zeros((n, k, d))
@@ -518,7 +780,7 @@ def _lloyd(
     for j in range(k):
         # k-means++: the next centre is a point drawn with probability ~ weight * distance.
         distance = weights if j == 0 else weights * np.maximum(1.0 - closeness, 1e-9)
-        keys = np.log(distance) + rng.gumbel(size=total)
+        keys = np.log(distance) + _gumbel(point_keys, start * k + j)
         order = np.lexsort((-keys, segment))
         chosen = order[offsets[:-1][filled]]
         centres[filled, j] = points[chosen]
@@ -533,6 +795,22 @@ def _lloyd(
         moved = norms > 1e-12
         centres[moved] = sums[moved] / norms[moved][:, None]
     return centres, np.argmax(_similarity(points, centres, segment), axis=1)
+
+
+def _mix(x: np.ndarray | np.uint64) -> np.ndarray:
+    """SplitMix64's finaliser, elementwise on uint64 (wrapping arithmetic): a well-spread hash."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _gumbel(point_keys: np.ndarray, draw: int) -> np.ndarray:
+    """Standard Gumbel noise of each point for draw number ``draw``, from its hashed key."""
+    bits = _mix(point_keys ^ _mix(np.uint64(draw)))
+    uniform = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+    return -np.log(-np.log(uniform))
 
 
 def _ages(offsets: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
@@ -618,10 +896,17 @@ def _maximise_likelihood(
     result = scipy.optimize.minimize(
         objective, np.zeros(p), jac=True, method="L-BFGS-B", bounds=bounds
     )
-    weights = result.x / scale
+    return _fitted_choice(result.x / scale, affinity_scale, -float(result.fun), n)
+
+
+def _fitted_choice(
+    weights: np.ndarray, affinity_scale: float, log_likelihood: float, n_scenes: int
+) -> FittedChoice:
+    """The :class:`FittedChoice` of the logit ``weights`` (the temperature and utility weights
+    follow from them and the latent model's ``affinity_scale``)."""
     affinity = float(weights[0])
     temperature = affinity_scale / affinity if affinity > 0 else math.inf
-    utility = weights * temperature if math.isfinite(temperature) else np.full(p, np.nan)
+    utility = weights * temperature if math.isfinite(temperature) else np.full(len(weights), np.nan)
     return FittedChoice(
         weights=weights,
         temperature=temperature,
@@ -629,9 +914,24 @@ def _maximise_likelihood(
         boredom_weight=float(utility[2]),
         novelty_weight=float(utility[3]),
         popularity_weight=float(utility[4]),
-        log_likelihood=-float(result.fun),
-        n_scenes=n,
+        log_likelihood=log_likelihood,
+        n_scenes=n_scenes,
     )
+
+
+def _check_same_catalog(saved: Catalog, given: Catalog, folder: Path) -> None:
+    """Refuse ``given`` unless it has the items the checkpoint ``folder`` was fitted on."""
+    if given.n_items != saved.n_items:
+        raise ValueError(
+            f"the simulator loaded from {str(folder)!r} was fitted on a catalog of "
+            f"{saved.n_items} items; the catalog given has {given.n_items}"
+        )
+    if not np.array_equal(given.item_ids, saved.item_ids):
+        row = int(np.flatnonzero(given.item_ids != saved.item_ids)[0])
+        raise ValueError(
+            f"the simulator loaded from {str(folder)!r} was fitted on another catalog: item row "
+            f"{row} has id {int(saved.item_ids[row])} there, {int(given.item_ids[row])} here"
+        )
 
 
 def _config_fields(config: UserModelConfig) -> dict[str, Any]:
@@ -641,3 +941,30 @@ def _config_fields(config: UserModelConfig) -> dict[str, Any]:
 def _unit(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(LatentFittedSimulator.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+"""The constructor's default arguments (options given beside a checkpoint are refused)."""
+
+_ARRAY_LAYOUT: dict[str, tuple[str, int]] = {
+    "choice_weights": ("f", 1),
+    "log_popularity": ("f", 1),
+    "item_ids": ("iu", 1),
+    "embeddings": ("f", 2),
+    "item_topics": ("f", 2),
+    "quality": ("f", 1),
+    "popularity": ("f", 1),
+    "duration": ("f", 1),
+    "attribute_data": ("biuf", 1),
+    "attribute_indices": ("iu", 1),
+    "attribute_indptr": ("iu", 1),
+    "attribute_names": ("U", 1),
+    "topic_names": ("U", 1),
+    "titles": ("U", 1),
+    "descriptions": ("U", 1),
+}
+"""The arrays of :data:`ARRAYS_FILE`: name -> (dtype kinds, dimensions)."""

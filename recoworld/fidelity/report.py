@@ -24,8 +24,9 @@ from recoworld.fidelity.metrics import (
 )
 from recoworld.fidelity.scene import Scenes
 from recoworld.fidelity.simulators import SceneSimulator
+from recoworld.llm.base import Usage
 
-__all__ = ["FidelityReport", "fidelity_report", "plot_fidelity"]
+__all__ = ["USAGE_METRICS", "FidelityReport", "fidelity_report", "plot_fidelity"]
 
 METRIC_LABELS: dict[str, str] = {
     "accuracy": "Accuracy (real choice on top)",
@@ -36,7 +37,28 @@ METRIC_LABELS: dict[str, str] = {
     "accuracy_tercile_mid": "Accuracy, middle third",
     "accuracy_tercile_high": "Accuracy, most active third",
     "scenes": "Scenes",
+    "llm_calls": "LLM requests sent",
+    "llm_failed_calls": "LLM requests that failed",
+    "llm_cache_hits": "LLM answers from the cache",
+    "prompt_tokens": "Prompt tokens",
+    "completion_tokens": "Completion tokens",
+    "cost_usd": "Cost (USD)",
+    "failed_scenes": "Scenes answered by chance (failed)",
 }
+
+USAGE_METRICS = (
+    "llm_calls",
+    "llm_failed_calls",
+    "llm_cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "failed_scenes",
+)
+"""Metrics of a simulator that asks a language model: its :class:`~recoworld.llm.Usage` and
+the scenes it could not answer (given chance)."""
+
+_COUNTS = frozenset({"scenes", *USAGE_METRICS} - {"cost_usd"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,11 @@ class FidelityReport:
         metrics: ``accuracy`` (expected, ties broken uniformly), ``chance`` (mean
             ``1 / n_choices``), ``log_likelihood`` (mean natural log of the real choice's
             probability, floored at 1e-12), ``ece`` (10 bins), ``accuracy_tercile_low/mid/high``
-            (by the user's history length) and ``scenes``.
+            (by the user's history length) and ``scenes``; for a simulator that asks a language
+            model also :data:`USAGE_METRICS`: ``llm_calls`` (requests sent, retries included),
+            ``llm_failed_calls``, ``llm_cache_hits``, ``prompt_tokens``, ``completion_tokens``,
+            ``cost_usd`` and ``failed_scenes`` (scenes given the uniform row because the model
+            failed).
         ci95: 95% intervals: Wilson for the accuracies, Student t for the log-likelihood.
         config: how the scenes were built and where they came from.
         reliability: the ECE bins, for a reliability diagram.
@@ -88,7 +114,12 @@ class FidelityReport:
         table.add_column("Value", justify="right")
         table.add_column("95% CI", justify="right")
         for name, value in self.metrics.items():
-            text = f"{int(value):,}" if name == "scenes" else format_number(value)
+            if name in _COUNTS:
+                text = f"{int(value):,}"
+            elif name == "cost_usd":
+                text = f"${value:.4f}"
+            else:
+                text = format_number(value)
             interval = ""
             if name in self.ci95:
                 lo, hi = self.ci95[name]
@@ -98,20 +129,35 @@ class FidelityReport:
 
 
 def fidelity_report(
-    simulator: SceneSimulator, scenes: Scenes, config: dict[str, Any] | None = None
+    simulator: SceneSimulator,
+    scenes: Scenes,
+    config: dict[str, Any] | None = None,
+    *,
+    usage: Usage | None = None,
 ) -> FidelityReport:
     """Ask a fitted ``simulator`` for its choice distribution on ``scenes`` and measure it.
 
-    ``config`` adds entries to the report's config (the data set, split, ...); the scene
-    arguments are always there.
+    Args:
+        simulator: a fitted simulator.
+        scenes: the scenes it answers.
+        config: entries added to the report's config (the data set, split, ...); the scene
+            arguments are always there.
+        usage: the language-model usage to report. ``None``: the simulator's own ``usage``
+            attribute after it answered, where it has one (the ``llm`` and ``llm-aligned``
+            simulators: every request it sent since it was made, those of ``fit`` included), and
+            no usage metrics for a simulator without one. ``failed_scenes`` is the simulator's
+            attribute of that name (0 when it has none).
 
     Raises:
         ValueError: the simulator's answer is not an ``(n_scenes, n_choices)`` array of
-            probabilities with rows summing to 1 (the message names the simulator).
+            probabilities with rows summing to 1 (the message names the simulator), or
+            ``usage`` is not a :class:`~recoworld.llm.Usage`.
     """
     n, n_choices = len(scenes), scenes.n_choices
     if n == 0:
         raise ValueError("fidelity_report needs at least one scene")
+    if usage is not None and not isinstance(usage, Usage):
+        raise ValueError(f"usage={usage!r} must be a recoworld.llm.Usage or None")
     try:
         probabilities = check_probabilities(simulator.predict(scenes), n, n_choices)
     except ValueError as error:
@@ -136,6 +182,25 @@ def fidelity_report(
         metrics[f"accuracy_tercile_{name}"] = mean
         ci95[f"accuracy_tercile_{name}"] = (lo, hi)
     metrics["scenes"] = float(n)
+    if usage is None:
+        usage = getattr(simulator, "usage", None)
+        if usage is not None and not isinstance(usage, Usage):
+            raise ValueError(
+                f"simulator {simulator.name!r}: its usage attribute is {type(usage).__name__}, "
+                "not a recoworld.llm.Usage"
+            )
+    if usage is not None:
+        metrics.update(
+            {
+                "llm_calls": float(usage.calls),
+                "llm_failed_calls": float(usage.failed_calls),
+                "llm_cache_hits": float(usage.cache_hits),
+                "prompt_tokens": float(usage.prompt_tokens),
+                "completion_tokens": float(usage.completion_tokens),
+                "cost_usd": float(usage.cost_usd),
+                "failed_scenes": float(getattr(simulator, "failed_scenes", 0)),
+            }
+        )
     scene_config = scenes.config
     full_config: dict[str, Any] = {
         "n_choices": scene_config.n_choices,

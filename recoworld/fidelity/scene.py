@@ -112,6 +112,36 @@ class Scenes:
         start, stop = self.history_offsets[scene], self.history_offsets[scene + 1]
         return self.history_items[start:stop]
 
+    def take(self, rows: np.ndarray) -> Scenes:
+        """The scenes at ``rows`` (in that order; repeats allowed) as a new table with the same
+        config, e.g. to score a subset or to split scenes into batches.
+
+        Raises:
+            ValueError: ``rows`` not a 1-D integer array, or a row outside ``0..len - 1``.
+        """
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            raise ValueError(f"rows must be a 1-D integer array, got shape {rows.shape}")
+        rows = rows.astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise ValueError(f"rows name scenes outside 0..{len(self) - 1}")
+        starts, lengths = self.history_offsets[rows], self.history_lengths[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]))
+        return Scenes(
+            users=self.users[rows],
+            history_offsets=offsets,
+            history_items=self.history_items[index],
+            history_ratings=self.history_ratings[index],
+            history_timestamps=self.history_timestamps[index],
+            choices=self.choices[rows],
+            answers=self.answers[rows],
+            target_rows=self.target_rows[rows],
+            target_timestamps=self.target_timestamps[rows],
+            config=self.config,
+        )
+
 
 def scenes(
     history: Interactions,

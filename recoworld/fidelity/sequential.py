@@ -36,17 +36,33 @@ is shown (Luce's choice axiom), so no scene-specific training is needed.
 torch is needed (the ``train`` extra: ``pip install -e ".[train]"``). Everything runs on the
 CPU; torch's global random state is forked and restored around the seeded work, so fitting
 neither depends on nor changes the caller's ``torch.manual_seed``.
+
+A trained simulator is kept with :meth:`SequentialSimulator.save` (a folder: ``simulator.json``
+with the format, the options, the catalog size and the epoch losses; ``arrays.npz`` with the
+catalog's item ids, the content embeddings the item vectors read and the model's state_dict,
+one array per tensor, no pickle) and read back with :meth:`SequentialSimulator.load` (or
+``SequentialSimulator(checkpoint=folder)``), which answers every scene exactly as the saved
+simulator did.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import Scenes
+from recoworld.fidelity.simulators import (
+    METADATA_FILE,
+    read_arrays,
+    read_metadata,
+    write_simulator_folder,
+)
 from recoworld.torch_threads import torch_threads
 from recoworld.validation import check_bool, check_int, check_number, check_seed
 
@@ -63,6 +79,14 @@ __all__ = ["SequentialSimulator"]
 
 _PREDICT_BATCH = 4096
 """Scenes whose user state is computed at once in :meth:`SequentialSimulator.predict`."""
+
+CHECKPOINT_FORMAT = "recoworld.fidelity.SequentialSimulator"
+"""The ``format`` of a saved sequential folder's metadata."""
+CHECKPOINT_VERSION = 1
+"""The folder layout version :meth:`SequentialSimulator.load` reads."""
+ARRAYS_FILE = "arrays.npz"
+"""The arrays of a saved sequential folder (``state.<name>``: the state_dict's tensors)."""
+_STATE_PREFIX = "state."
 
 
 class _ChoiceModel(nn.Module):
@@ -180,6 +204,16 @@ class SequentialSimulator:
             other: an ml-100k epoch took 17 s with 1 thread and several times longer with 2 on
             two busy cores.
         progress: show a tqdm bar over the epochs while fitting.
+        checkpoint: a folder written by :meth:`save`: the simulator is that one, trained (its
+            options, seed included, are the saved ones, so leave the other arguments but
+            ``threads`` and ``progress`` at their defaults), and :meth:`fit` only checks that it
+            is given the same catalog.
+
+    Raises:
+        ValueError: a bad argument, an argument given beside ``checkpoint``, or a checkpoint
+            folder whose metadata or arrays are malformed (the message names the file and
+            field).
+        FileNotFoundError: the checkpoint folder or one of its files does not exist.
 
     Attributes:
         losses: mean training loss (full-softmax cross-entropy, nats) of each epoch, after
@@ -204,7 +238,32 @@ class SequentialSimulator:
         catalog_embeddings: bool = True,
         threads: int = 1,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        if checkpoint is not None:
+            given = {
+                "seed": seed,
+                "epochs": epochs,
+                "embedding_dim": embedding_dim,
+                "max_history": max_history,
+                "heads": heads,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "weight_decay": weight_decay,
+                "dropout": dropout,
+                "min_history": min_history,
+                "catalog_embeddings": catalog_embeddings,
+            }
+            changed = [name for name, value in given.items() if value != _DEFAULTS[name]]
+            if changed:
+                raise ValueError(
+                    f"{changed[0]}={given[changed[0]]!r} with checkpoint={str(checkpoint)!r}: a "
+                    "loaded simulator keeps the options it was saved with; leave them at their "
+                    "defaults (threads and progress may be set)"
+                )
+            self._load_into(Path(checkpoint), threads, progress)
+            return
         self.seed = check_seed("seed", seed)
         self.epochs = check_int("epochs", epochs, 1)
         self.embedding_dim = check_int("embedding_dim", embedding_dim, 1)
@@ -227,15 +286,23 @@ class SequentialSimulator:
         self.progress = check_bool("progress", progress)
         self.losses: list[float] = []
         self._model: _ChoiceModel | None = None
+        self._item_ids: np.ndarray | None = None
 
     def fit(self, history: Interactions, catalog: Catalog) -> SequentialSimulator:
         """Train on ``history`` (the train log) and return the simulator.
 
+        A simulator made with ``checkpoint`` learns nothing here: it checks that ``catalog``
+        is the one it was trained on (its number of items and item ids) and returns itself.
+
         Raises:
-            ValueError: ``history`` names an item row outside the catalog, or no user has more
-                than ``min_history`` interactions (no training example).
+            ValueError: ``history`` names an item row outside the catalog, no user has more
+                than ``min_history`` interactions (no training example), or (with a
+                checkpoint) another catalog.
         """
         n_items = catalog.n_items
+        if self.checkpoint is not None and self._item_ids is not None:
+            _check_same_catalog(self._item_ids, catalog, self.checkpoint)
+            return self
         if len(history) and int(history.items.max()) >= n_items:
             where = f" ({history.source})" if history.source else ""
             raise ValueError(
@@ -263,7 +330,159 @@ class SequentialSimulator:
             self.losses = self._train(model, items, first, targets, rng)
         model.eval()
         self._model = model
+        self._item_ids = np.array(catalog.item_ids)
         return self
+
+    def options(self) -> dict[str, Any]:
+        """The constructor arguments that define the model (all but ``threads``, ``progress``
+        and ``checkpoint``), as saved by :meth:`save`."""
+        return {
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "embedding_dim": self.embedding_dim,
+            "max_history": self.max_history,
+            "heads": self.heads,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "dropout": self.dropout,
+            "min_history": self.min_history,
+            "catalog_embeddings": self.catalog_embeddings,
+        }
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the trained simulator to the folder ``path`` (see the module docstring): read
+        it back with :meth:`load`. The folder is written beside ``path`` and renamed into place.
+
+        Returns:
+            ``path`` as a :class:`~pathlib.Path`.
+
+        Raises:
+            ValueError: the simulator is not trained.
+            FileExistsError: ``path`` exists and ``overwrite`` is false (or it is a folder of
+                other files, never replaced).
+            OSError: the folder cannot be written.
+        """
+        model, item_ids = self._model, self._item_ids
+        if model is None or item_ids is None:
+            raise ValueError("SequentialSimulator.save: call fit(history, catalog) first")
+        arrays = {"item_ids": item_ids}
+        if model.content is not None:
+            arrays["content"] = model.content[: model.n_items].numpy()
+        for name, tensor in model.state_dict().items():
+            arrays[_STATE_PREFIX + name] = tensor.detach().cpu().numpy()
+        metadata = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "options": self.options(),
+            "n_items": model.n_items,
+            "content_dim": None if model.content is None else int(model.content.shape[1]),
+            "losses": list(self.losses),
+        }
+        return write_simulator_folder(
+            path,
+            metadata,
+            lambda folder: np.savez(folder / ARRAYS_FILE, **arrays),  # type: ignore[arg-type]
+            overwrite=overwrite,
+        )
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, threads: int = 1, progress: bool = False
+    ) -> SequentialSimulator:
+        """The trained simulator :meth:`save` wrote to the folder ``path`` (the same as
+        ``SequentialSimulator(checkpoint=path, threads=threads, progress=progress)``).
+
+        Raises:
+            FileNotFoundError: the folder or one of its files does not exist.
+            ValueError: the metadata or arrays are malformed (the message names the file and
+                field).
+        """
+        return cls(checkpoint=path, threads=threads, progress=progress)
+
+    def _load_into(self, folder: Path, threads: int, progress: bool) -> None:
+        metadata = read_metadata(
+            folder,
+            CHECKPOINT_FORMAT,
+            CHECKPOINT_VERSION,
+            ("options", "n_items", "content_dim", "losses"),
+        )
+        where = folder / METADATA_FILE
+        options = metadata["options"]
+        keys = set(_DEFAULTS) - {"threads", "progress", "checkpoint"}
+        if not isinstance(options, dict) or set(options) != keys:
+            raise ValueError(
+                f"{where}: field 'options' must be an object with the keys {sorted(keys)}, got "
+                f"{options!r}"
+            )
+        try:
+            fresh = SequentialSimulator(**options, threads=threads, progress=progress)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: field 'options': {error}") from None
+        n_items = metadata["n_items"]
+        if isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 1:
+            raise ValueError(f"{where}: field 'n_items' is {n_items!r}, not a positive integer")
+        content_dim = metadata["content_dim"]
+        if fresh.catalog_embeddings != (content_dim is not None) or (
+            content_dim is not None
+            and (
+                isinstance(content_dim, bool) or not isinstance(content_dim, int) or content_dim < 1
+            )
+        ):
+            raise ValueError(
+                f"{where}: field 'content_dim' is {content_dim!r}; expected a positive integer "
+                "with options.catalog_embeddings true, null without"
+            )
+        losses = metadata["losses"]
+        if not isinstance(losses, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in losses
+        ):
+            raise ValueError(f"{where}: field 'losses' must be a list of numbers")
+        content = None if content_dim is None else np.zeros((n_items, int(content_dim)), np.float32)
+        with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten below
+            model = _ChoiceModel(
+                n_items,
+                content,
+                fresh.embedding_dim,
+                fresh.heads,
+                fresh.max_history,
+                fresh.dropout,
+            )
+        state = model.state_dict()
+        layout: dict[str, tuple[str, int]] = {"item_ids": ("iu", 1)}
+        if content is not None:
+            layout["content"] = ("f", 2)
+        layout.update({_STATE_PREFIX + name: ("f", t.ndim) for name, t in state.items()})
+        arrays = read_arrays(folder, ARRAYS_FILE, layout)
+        file = folder / ARRAYS_FILE
+        expected_shapes: dict[str, tuple[int, ...]] = {"item_ids": (n_items,)}
+        if content is not None:
+            expected_shapes["content"] = content.shape
+        expected_shapes.update({_STATE_PREFIX + name: tuple(t.shape) for name, t in state.items()})
+        for name, shape in expected_shapes.items():
+            if arrays[name].shape != shape:
+                raise ValueError(
+                    f"{file}: array {name!r} has shape {arrays[name].shape}, expected {shape} "
+                    f"(from the options and n_items={n_items} in {METADATA_FILE})"
+                )
+        if content is not None:
+            model.content = torch.from_numpy(
+                np.concatenate([arrays["content"], np.zeros((1, content.shape[1]))]).astype(
+                    np.float32
+                )
+            )
+        model.load_state_dict(
+            {
+                name: torch.from_numpy(np.array(arrays[_STATE_PREFIX + name], dtype=np.float32))
+                for name in state
+            }
+        )
+        model.eval()
+        self.__dict__.update(fresh.__dict__)
+        self.checkpoint = folder
+        self.losses = [float(v) for v in losses]
+        self._model = model
+        self._item_ids = arrays["item_ids"].astype(np.int64)
 
     def _train(
         self,
@@ -349,6 +568,22 @@ class SequentialSimulator:
         return probabilities
 
 
+def _check_same_catalog(item_ids: np.ndarray, given: Catalog, folder: Path) -> None:
+    """Refuse ``given`` unless it has the items (``item_ids``) the checkpoint ``folder`` was
+    trained on."""
+    if given.n_items != len(item_ids):
+        raise ValueError(
+            f"the simulator loaded from {str(folder)!r} was trained on a catalog of "
+            f"{len(item_ids)} items; the catalog given has {given.n_items}"
+        )
+    if not np.array_equal(given.item_ids, item_ids):
+        row = int(np.flatnonzero(given.item_ids != item_ids)[0])
+        raise ValueError(
+            f"the simulator loaded from {str(folder)!r} was trained on another catalog: item row "
+            f"{row} has id {int(item_ids[row])} there, {int(given.item_ids[row])} here"
+        )
+
+
 def _windows(
     items: np.ndarray, starts: np.ndarray, stops: np.ndarray, width: int, pad: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -361,3 +596,11 @@ def _windows(
     windows[valid] = items[index[valid]]
     lengths = np.minimum(stops - starts, width).astype(np.int64)
     return windows, lengths
+
+
+_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(SequentialSimulator.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+"""The constructor's default arguments (model options given beside a checkpoint are refused)."""

@@ -1,10 +1,16 @@
-"""Simulators that answer scenes: one protocol, the baselines and the registry of names."""
+"""Simulators that answer scenes: one protocol, the baselines, the registry of names and the
+folders fitted simulators are saved in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -12,13 +18,21 @@ from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import Scenes
 from recoworld.validation import check_seed
 
+if TYPE_CHECKING:
+    from recoworld.llm.settings import LLMSpec
+
 __all__ = [
+    "METADATA_FILE",
     "PopularitySimulator",
     "RandomSimulator",
     "SceneSimulator",
     "make_simulator",
+    "read_arrays",
+    "read_metadata",
     "simulator_description",
     "simulator_names",
+    "simulator_options",
+    "write_simulator_folder",
 ]
 
 
@@ -98,24 +112,59 @@ class PopularitySimulator:
 class _Entry:
     factory: Callable[..., SceneSimulator]
     description: str
+    options: tuple[str, ...] = ()
+    """Keyword options of :func:`make_simulator` beside ``seed`` the simulator takes."""
 
 
-def _sequential(*, seed: int = 0) -> SceneSimulator:
+def _sequential(
+    *, seed: int = 0, checkpoint: str | os.PathLike[str] | None = None
+) -> SceneSimulator:
     from recoworld.fidelity.sequential import SequentialSimulator
 
+    if checkpoint is not None:
+        return SequentialSimulator(checkpoint=checkpoint)
     return SequentialSimulator(seed=seed)
 
 
-def _latent_fitted(*, seed: int = 0) -> SceneSimulator:
+def _latent_fitted(
+    *, seed: int = 0, checkpoint: str | os.PathLike[str] | None = None
+) -> SceneSimulator:
     from recoworld.fidelity.latent_fitted import LatentFittedSimulator
 
+    if checkpoint is not None:
+        return LatentFittedSimulator(checkpoint=checkpoint)
     return LatentFittedSimulator(seed=seed)
 
 
-def _llm(*, seed: int = 0) -> SceneSimulator:
+def _llm(*, seed: int = 0, llm: LLMSpec | None = None) -> SceneSimulator:
     from recoworld.fidelity.llm_scene import LLMSceneSimulator
 
-    return LLMSceneSimulator("local", seed=seed)
+    return LLMSceneSimulator("local" if llm is None else llm, seed=seed)
+
+
+ALIGN_EXTRA_HINT = 'pip install -e ".[align]"'
+"""How to install what the ``llm-aligned`` simulator needs (transformers, trl)."""
+
+
+def _llm_aligned(
+    *,
+    seed: int = 0,
+    llm: LLMSpec | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> SceneSimulator:
+    try:
+        from recoworld.fidelity.aligned import (  # type: ignore[import-not-found, unused-ignore]
+            AlignedSceneSimulator,
+        )
+    except ImportError as error:
+        raise ImportError(
+            f"the llm-aligned simulator needs the align extra ({error}); install it with: "
+            f"{ALIGN_EXTRA_HINT}"
+        ) from error
+    simulator: SceneSimulator = AlignedSceneSimulator(
+        seed=seed, checkpoint=checkpoint, rationale_llm=llm
+    )
+    return simulator
 
 
 _REGISTRY: dict[str, _Entry] = {
@@ -128,17 +177,27 @@ _REGISTRY: dict[str, _Entry] = {
         "the latent user model's utility (recency-weighted interest from the scene history on "
         "SVD-refined embeddings, quality, boredom, novelty, popularity), weights fitted by "
         "maximum likelihood on train scenes",
+        ("checkpoint",),
     ),
     "llm": _Entry(
         _llm,
-        "a language model (the embedded SmolLM2-135M) reads the history titles and the "
+        "a language model (the embedded SmolLM2-135M, or llm=) reads the history titles and the "
         "lettered list and names one letter with a rationale (structured output); one-hot on "
         "its choice, uniform where the call failed",
+        ("llm",),
     ),
     "sequential": _Entry(
         _sequential,
         "SASRec-style attention over the last 50 history items, trained on the train log "
         "(full softmax over the catalog; torch, the train extra)",
+        ("checkpoint",),
+    ),
+    "llm-aligned": _Entry(
+        _llm_aligned,
+        "a small language model fine-tuned on the train log to name the chosen letter "
+        "(llm= writes the rationales it learns from; transformers and trl, the align extra: "
+        f"{ALIGN_EXTRA_HINT})",
+        ("llm", "checkpoint"),
     ),
 }
 
@@ -153,12 +212,213 @@ def simulator_description(name: str) -> str:
     return _entry(name).description
 
 
-def make_simulator(name: str, *, seed: int = 0) -> SceneSimulator:
-    """A new, unfitted simulator of the registered ``name``, seeded with ``seed``."""
-    return _entry(name).factory(seed=seed)
+def simulator_options(name: str) -> tuple[str, ...]:
+    """The options of :func:`make_simulator` beside ``seed`` that simulator ``name`` takes:
+    ``"llm"`` (it asks a language model) and ``"checkpoint"`` (it is fitted, and can be saved
+    with its ``save`` method and loaded from the folder)."""
+    return _entry(name).options
+
+
+def make_simulator(
+    name: str,
+    *,
+    seed: int = 0,
+    llm: LLMSpec | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> SceneSimulator:
+    """A new simulator of the registered ``name``, seeded with ``seed``.
+
+    Args:
+        name: one of :func:`simulator_names`.
+        seed: seeds the simulator. A simulator loaded from ``checkpoint`` keeps what it was
+            saved with (latent-fitted and sequential: their seed too, so they answer exactly as
+            they did).
+        llm: the language model (an :class:`~recoworld.llm.LLMSettings`, a model string, a
+            :class:`~recoworld.llm.ChatModel` or a dict of settings) of ``llm`` (the model that
+            answers) and ``llm-aligned`` (the model that writes the rationales it learns from).
+        checkpoint: a folder saved by a fitted simulator's ``save`` (latent-fitted, sequential,
+            llm-aligned): the simulator is loaded from it instead of being fitted (its ``fit``
+            only checks the catalog).
+
+    Raises:
+        ValueError: an unknown name, or ``llm``/``checkpoint`` given to a simulator that takes
+            none (the message names the simulator and those that take it).
+        ImportError: the simulator needs an extra that is not installed (the message says
+            which).
+    """
+    entry = _entry(name)
+    kwargs: dict[str, Any] = {"seed": seed}
+    for option, value, why in (
+        ("llm", llm, "uses no language model"),
+        ("checkpoint", checkpoint, "is not fitted, so has nothing to load"),
+    ):
+        if value is None:
+            continue
+        if option not in entry.options:
+            takers = [other for other, e in _REGISTRY.items() if option in e.options]
+            raise ValueError(
+                f"simulator {name!r} {why}: {option}= is for {', '.join(takers)} (got "
+                f"{option}={value!r})"
+            )
+        kwargs[option] = value
+    return entry.factory(**kwargs)
 
 
 def _entry(name: str) -> _Entry:
     if name not in _REGISTRY:
         raise ValueError(f"simulator={name!r} must be one of {tuple(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+# -- saved simulator folders --------------------------------------------------------------------
+
+METADATA_FILE = "simulator.json"
+"""The metadata file of a saved simulator folder: its format name and version, the simulator's
+options and what was fitted (besides the arrays)."""
+
+
+def write_simulator_folder(
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, Any],
+    write_files: Callable[[Path], None],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a saved simulator folder: ``write_files(folder)`` writes the arrays, ``metadata``
+    goes to :data:`METADATA_FILE` (JSON). Everything is written to a new hidden folder beside
+    ``path`` that is then renamed to ``path``, so an interrupted save leaves no half folder.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false; or ``path`` is a folder
+            holding files but no :data:`METADATA_FILE` (not a saved simulator: never replaced).
+        NotADirectoryError: ``path`` is a file.
+        OSError: the folder cannot be written.
+    """
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise NotADirectoryError(f"simulator folder {str(target)!r} is a file; name a folder")
+        if not overwrite:
+            raise FileExistsError(
+                f"simulator folder {str(target)!r} exists; pass overwrite=True (--overwrite on "
+                "the command line) to replace it, or name a new folder"
+            )
+        if any(target.iterdir()) and not (target / METADATA_FILE).is_file():
+            raise FileExistsError(
+                f"folder {str(target)!r} holds files but no {METADATA_FILE}: it is not a saved "
+                "simulator and is not replaced, even with overwrite"
+            )
+    parent = target.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f".{target.name}.{uuid.uuid4().hex[:12]}.partial"
+    staging.mkdir()
+    try:
+        write_files(staging)
+        text = json.dumps(dict(metadata), indent=2, allow_nan=False) + "\n"
+        (staging / METADATA_FILE).write_text(text, encoding="utf-8")
+        if target.exists():
+            retired = parent / f".{target.name}.{uuid.uuid4().hex[:12]}.replaced"
+            target.rename(retired)
+            try:
+                staging.rename(target)
+            except BaseException:
+                retired.rename(target)  # the earlier save stays where it was
+                raise
+            shutil.rmtree(retired)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def read_metadata(
+    path: str | os.PathLike[str], format_name: str, version: int, fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """The metadata of a saved simulator folder, checked: the folder and its
+    :data:`METADATA_FILE` exist, the file is a JSON object whose ``format`` is ``format_name``
+    and ``version`` is ``version``, and it has exactly ``fields`` besides those two.
+
+    Raises:
+        FileNotFoundError: no such folder, or it has no metadata file.
+        ValueError: the file is not such a JSON object (the message names the file and field).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"simulator folder {str(folder)!r} {what}")
+    file = folder / METADATA_FILE
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{file} does not exist: {str(folder)!r} is not a saved simulator folder"
+        )
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{file} is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{file} must hold a JSON object, not {type(data).__name__}")
+    if data.get("format") != format_name:
+        raise ValueError(
+            f"{file}: field 'format' is {data.get('format')!r}, expected {format_name!r} (a "
+            "folder saved by another simulator?)"
+        )
+    if data.get("version") != version:
+        raise ValueError(
+            f"{file}: field 'version' is {data.get('version')!r}; this recoworld reads "
+            f"{format_name} version {version}"
+        )
+    expected = {"format", "version", *fields}
+    missing = [name for name in fields if name not in data]
+    if missing:
+        raise ValueError(f"{file}: field {missing[0]!r} is missing")
+    unknown = sorted(set(data) - expected)
+    if unknown:
+        raise ValueError(f"{file}: unknown field {unknown[0]!r}; expected {sorted(expected)}")
+    return data
+
+
+def read_arrays(
+    path: str | os.PathLike[str], name: str, expected: Mapping[str, tuple[str, int]]
+) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file ``name`` in a saved simulator folder (no pickled objects
+    are read), checked against ``expected``: array name -> (numpy dtype kind, e.g. ``"f"``,
+    ``"i"``, ``"U"``; number of dimensions). Exactly those arrays must be there.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not an npz archive, or an array is missing, unexpected, or of
+            the wrong kind or dimensions (named with the file).
+    """
+    file = Path(path) / name
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist: the saved simulator lacks its arrays")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            names = set(archive.files)
+            for key in expected:
+                if key in names:
+                    arrays[key] = archive[key]
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{file} is not a readable .npz archive ({error})") from None
+    missing = [key for key in expected if key not in arrays]
+    if missing:
+        raise ValueError(f"{file}: array {missing[0]!r} is missing")
+    unknown = sorted(names - set(expected))
+    if unknown:
+        raise ValueError(f"{file}: unexpected array {unknown[0]!r}")
+    for key, (kind, ndim) in expected.items():
+        array = arrays[key]
+        if array.dtype.kind not in kind or array.ndim != ndim:
+            raise ValueError(
+                f"{file}: array {key!r} has dtype {array.dtype} and {array.ndim} dimensions, "
+                f"expected kind {kind!r} and {ndim}"
+            )
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"{file}: array {key!r} holds non-finite values")
+    return arrays

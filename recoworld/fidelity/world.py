@@ -5,7 +5,9 @@
 :class:`FittedWorld`: the catalog with its embeddings refined from the log, the latent user model
 with the fitted choice weights, and one user per real user of the log (their interests, interest
 weights, boredom and familiarity fitted from their whole history, the items they consumed marked
-as consumed, and a patience that ranks them as their activity in the log ranks them). Then::
+as consumed, their watch history as the env summarises it, and a patience that ranks them as
+their activity in the log ranks them), with the no-click utility, which scenes cannot identify,
+calibrated to the log's activity. Then::
 
     env = gym.make("RecoWorld-v0", world=world)
 
@@ -25,21 +27,31 @@ choice: it plays sessions of ``RecoWorld-v0`` on the world with registered agent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import scipy.sparse as sp
 import scipy.stats
 
 from recoworld.catalog import Catalog, Interactions
+from recoworld.envs.recoworld.core import HISTORY_RATE
 from recoworld.fidelity.latent_fitted import FittedChoice, LatentFittedSimulator
 from recoworld.simulators.config import UserModelConfig
 from recoworld.simulators.population import UserPopulation
 from recoworld.validation import check_int, check_seed
 
 __all__ = ["FittedWorld", "WorldFidelity", "fit_world", "world_fidelity"]
+
+NO_CLICK_OFFSETS: tuple[float, ...] = tuple(float(step) for step in range(-4, 9))
+"""Offsets (-4 to 8, step 1) added to the config's ``no_click_utility`` by the calibration of
+:func:`fit_world` (then refined by :data:`NO_CLICK_REFINE` either side of the best)."""
+
+NO_CLICK_REFINE = 0.5
+"""The calibration also tries the best value of the grid plus and minus this."""
 
 TOP_SHARE = 0.1
 """The head of the catalog whose share of clicks measures popularity bias (top 10% of items)."""
@@ -58,6 +70,9 @@ class FittedWorld:
         activity: ``(n,)`` interactions of each population user in the log.
         choice: the fitted choice parameters (:class:`FittedChoice`).
         simulator: the fitted simulator (scores scenes with the same parameters).
+        calibration: how ``user_config.no_click_utility`` was chosen (see :func:`fit_world`):
+            the value, its KS statistic, every value tried with its statistic, the sessions per
+            value and the agent; ``None`` when it was not calibrated.
     """
 
     catalog: Catalog
@@ -66,6 +81,7 @@ class FittedWorld:
     activity: np.ndarray
     choice: FittedChoice
     simulator: LatentFittedSimulator = field(repr=False)
+    calibration: dict[str, Any] | None = None
 
 
 def fit_world(
@@ -74,6 +90,9 @@ def fit_world(
     *,
     seed: int = 0,
     simulator: LatentFittedSimulator | None = None,
+    calibration_sessions: int | None = 300,
+    no_click_offsets: Sequence[float] = NO_CLICK_OFFSETS,
+    env_settings: Mapping[str, Any] | None = None,
 ) -> FittedWorld:
     """Fit a world to the log ``history`` over ``catalog`` (see the module docstring).
 
@@ -83,10 +102,32 @@ def fit_world(
     in the log (mid-ranks for ties): the most active user is the most patient. A negative fitted
     weight is set to 0 with a warning (:meth:`LatentFittedSimulator.user_model_config`).
 
+    **The level of the utility.** Scenes are forced choices: they fix the utility's weights relative
+    to each other but not its level against the no-click option (``no_click_utility``), which
+    decides how much a user clicks. With ``calibration_sessions`` (default 300; ``None`` keeps the
+    simulator's config value) it is chosen by simulated moments: for each ``config.no_click_utility
+    + offset`` (``no_click_offsets``), that many one-session episodes on the world with random
+    slates (the agent that favours no items) are played, the best value of that grid is refined by
+    trying it plus and minus :data:`NO_CLICK_REFINE`, and the value whose clicks per session are
+    closest to the log's per-user interaction counts (smallest two-sample Kolmogorov-Smirnov
+    statistic; the smallest value on ties) is kept. The choice and every tried value are in
+    :attr:`FittedWorld.calibration`. It is fitted to the same log the activity comparison of
+    :func:`world_fidelity` reads (one parameter, in-sample). ``env_settings`` are the
+    ``RecoWorld-v0`` settings those sessions are played with (e.g. ``{"num_candidates": 50}`` for a
+    small catalog; ``multi_session`` is always off).
+
     Raises:
-        ValueError: an empty log, a log naming items outside the catalog, or a bad seed.
+        ValueError: an empty log, a log naming items outside the catalog, a bad seed, a
+            non-positive ``calibration_sessions`` or an empty or non-finite offset list.
     """
     seed = check_seed("seed", seed)
+    if calibration_sessions is not None:
+        calibration_sessions = check_int("calibration_sessions", calibration_sessions, 1)
+    offsets = np.asarray(no_click_offsets, dtype=np.float64)
+    if offsets.ndim != 1 or offsets.size == 0 or not np.isfinite(offsets).all():
+        raise ValueError(
+            f"no_click_offsets={no_click_offsets!r} must be a non-empty list of finite numbers"
+        )
     if not isinstance(history, Interactions):
         raise ValueError(f"history must be an Interactions table, got {type(history)!r}")
     if len(history) == 0:
@@ -114,9 +155,10 @@ def fit_world(
     )
     users.patience[:] = users.base_patience
     users.consumed_bits[:] = _consumed_bits(history, rows, fitted_catalog.n_items)
-    population = UserPopulation(users, rows.astype(np.int64))
+    history_summary = watch_history(history, rows, fitted_catalog)
+    population = UserPopulation(users, rows.astype(np.int64), history_summary)
     population.check(fitted_catalog, config)
-    return FittedWorld(
+    world = FittedWorld(
         catalog=fitted_catalog,
         user_config=config,
         population=population,
@@ -124,6 +166,84 @@ def fit_world(
         choice=simulator.choice,
         simulator=simulator,
     )
+    if calibration_sessions is None:
+        return world
+    settings = dict(env_settings or {})
+    if "multi_session" in settings:
+        raise ValueError(
+            "env_settings: multi_session is not a setting: calibration plays one session"
+        )
+    return _calibrate_no_click(world, offsets, calibration_sessions, seed, settings)
+
+
+def _calibrate_no_click(
+    world: FittedWorld,
+    offsets: np.ndarray,
+    sessions: int,
+    seed: int,
+    settings: dict[str, Any],
+) -> FittedWorld:
+    from recoworld.agents import make_agent
+
+    base = world.user_config.no_click_utility
+    real = world.activity.astype(np.float64)
+    tried: dict[float, float] = {}
+
+    def statistic(value: float) -> float:
+        if value not in tried:
+            config = dataclasses.replace(world.user_config, no_click_utility=value)
+            env = gym.make(
+                "RecoWorld-v0", world=dataclasses.replace(world, user_config=config), **settings
+            )
+            try:
+                agent = make_agent("random", env, seed=seed)
+                per_session, _, _ = _play(env, agent, sessions, seed)
+            finally:
+                env.close()
+            tried[value] = float(scipy.stats.ks_2samp(per_session, real).statistic)
+        return tried[value]
+
+    grid_best = min((float(base + offset) for offset in offsets), key=lambda v: (statistic(v), v))
+    for value in (grid_best - NO_CLICK_REFINE, grid_best + NO_CLICK_REFINE):
+        statistic(value)
+    values = sorted(tried)
+    statistics = [tried[value] for value in values]
+    best = int(np.argmin(statistics))
+    calibration = {
+        "no_click_utility": values[best],
+        "ks_activity": statistics[best],
+        "tried": values,
+        "ks_tried": statistics,
+        "sessions": sessions,
+        "agent": "random",
+        "env_settings": settings,
+    }
+    config = dataclasses.replace(world.user_config, no_click_utility=values[best])
+    return dataclasses.replace(world, user_config=config, calibration=calibration)
+
+
+def watch_history(
+    history: Interactions, rows: np.ndarray, catalog: Catalog, rate: float = HISTORY_RATE
+) -> np.ndarray:
+    """``(len(rows), d + T)`` float32: the watch-history summary ``RecoWorld-v0`` observes
+    (``observation["history"]``) of each user row in ``rows``, as if they had watched their log
+    items one a turn in time order: the moving average ``h <- (1 - rate) h + rate x`` of the
+    items' embeddings and topics, from zero (the item ``k`` places from the end weighs
+    ``rate * (1 - rate) ** k``)."""
+    ordered = history.chronological()
+    counts = np.bincount(ordered.users, minlength=history.n_users)
+    ends = np.cumsum(counts)
+    age = ends[ordered.users] - 1 - np.arange(len(ordered))
+    weights = rate * (1.0 - rate) ** age
+    position = np.full(history.n_users, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    keep = position[ordered.users] >= 0
+    matrix = sp.csr_matrix(
+        (weights[keep], (position[ordered.users[keep]], ordered.items[keep])),
+        shape=(len(rows), catalog.n_items),
+    )
+    features = np.concatenate([catalog.embeddings, catalog.item_topics], axis=1)
+    return np.asarray(matrix @ features.astype(np.float64), dtype=np.float32)
 
 
 def _consumed_bits(history: Interactions, rows: np.ndarray, n_items: int) -> np.ndarray:

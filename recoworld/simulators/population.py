@@ -51,6 +51,10 @@ class UserPopulation:
             familiarity, novelty propensity, base patience, consumed items) are read.
         user_ids: ``(n,)`` int64 id of each user (e.g. the row of the real user it was fitted
             to), reported in ``info["user_id"]``.
+        history: ``None`` (a drawn user starts with an empty watch history, like a user of the
+            prior) or ``(n, d + T)`` float32: the watch history summary ``RecoWorld-v0``
+            observes (moving average of the embeddings and topics the user watched) each user
+            starts with, e.g. from their log, so an agent sees what they consumed before.
 
     Raises:
         ValueError: an empty population, arrays whose first axis disagrees, ``user_ids`` of
@@ -59,6 +63,7 @@ class UserPopulation:
 
     users: LatentUserState
     user_ids: np.ndarray
+    history: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.users, LatentUserState):
@@ -81,6 +86,15 @@ class UserPopulation:
                 f"user_ids has shape {ids.shape} and dtype {ids.dtype}; it must be ({n},) integers"
             )
         object.__setattr__(self, "user_ids", ids.astype(np.int64))
+        if self.history is not None:
+            history = np.asarray(self.history, dtype=np.float32)
+            if history.ndim != 2 or history.shape[0] != n:
+                raise ValueError(
+                    f"history has shape {history.shape}; it must be ({n}, d + T): one row per user"
+                )
+            if not np.isfinite(history).all():
+                raise ValueError("history holds NaN or infinite values")
+            object.__setattr__(self, "history", history)
 
     @property
     def n_users(self) -> int:
@@ -103,10 +117,15 @@ class UserPopulation:
             "familiarity": (n, catalog.n_topics),
             "consumed_bits": (n, (catalog.n_items + 7) // 8),
         }
+        if self.history is not None:
+            expected["history"] = (n, catalog.embedding_dim + catalog.n_topics)
         for name, shape in expected.items():
-            if getattr(users, name).shape != shape:
+            array = self.history if name == "history" else getattr(users, name)
+            assert array is not None
+            if array.shape != shape:
+                where = name if name == "history" else f"users.{name}"
                 raise ValueError(
-                    f"population users.{name} has shape {getattr(users, name).shape}, but the "
+                    f"population {where} has shape {array.shape}, but the "
                     f"catalog ({catalog.n_items} items, {catalog.n_topics} topics, embedding "
                     f"dim {catalog.embedding_dim}) and the user model (n_interests="
                     f"{config.n_interests}) need {shape}"

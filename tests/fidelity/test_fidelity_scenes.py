@@ -185,3 +185,25 @@ def test_ml_100k_valid_scenes_hold_only_the_past() -> None:
     assert np.all(built.history_lengths >= train_counts[built.users])
     assert np.all(built.history_lengths <= train_counts[built.users] + 4)
     assert users.size == built.history_offsets[-1]
+
+
+def test_take_keeps_each_scene_whole() -> None:
+    catalog = generate_catalog(SyntheticCatalogConfig(n_items=60), seed=0)
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(4), 8)
+    log = Interactions(
+        users, rng.permutation(60)[:32], np.ones(32, np.float32), np.tile(np.arange(8), 4)
+    )
+    built = scenes(log, log.take(np.array([3, 9, 31, 20])), catalog, n_choices=3, seed=0)
+    rows = np.array([2, 0, 2])
+    part = built.take(rows)
+    assert len(part) == 3 and part.config == built.config
+    for new, old in enumerate(rows):
+        np.testing.assert_array_equal(part.history_of(new), built.history_of(old))
+        np.testing.assert_array_equal(part.choices[new], built.choices[old])
+        assert part.answers[new] == built.answers[old] and part.users[new] == built.users[old]
+    assert len(built.take(np.array([], dtype=np.int64))) == 0
+    with pytest.raises(ValueError, match=r"outside 0\.\.3"):
+        built.take(np.array([4]))
+    with pytest.raises(ValueError, match="1-D integer"):
+        built.take(np.array([0.5]))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,10 @@ from recoworld.fidelity import (
     make_simulator,
     scenes,
     simulator_names,
+    simulator_options,
 )
+from recoworld.fidelity.report import USAGE_METRICS
+from recoworld.llm import ScriptedChatModel, Usage
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +64,115 @@ def test_popularity_probabilities_by_hand(catalog: Catalog) -> None:
 
 
 def test_registry_lists_only_what_exists() -> None:
-    assert simulator_names() == ["random", "popularity", "latent-fitted", "llm", "sequential"]
+    assert simulator_names() == [
+        "random", "popularity", "latent-fitted", "llm", "sequential", "llm-aligned"
+    ]  # fmt: skip
     for name in simulator_names():
+        if name == "llm-aligned":  # the align extra; its factory is tested with a stand-in below
+            continue
         simulator = make_simulator(name, seed=3)
         assert isinstance(simulator, SceneSimulator) and simulator.name == name
     assert isinstance(make_simulator("random"), RandomSimulator)
     with pytest.raises(ValueError, match="simulator='no-such' must be one of"):
         make_simulator("no-such")
+    assert simulator_options("llm") == ("llm",)
+    assert simulator_options("llm-aligned") == ("llm", "checkpoint")
+    assert simulator_options("sequential") == ("checkpoint",)
+    assert simulator_options("popularity") == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "message"),
+    [
+        ("popularity", "llm", "simulator 'popularity' uses no language model: llm= is for llm, "
+         "llm-aligned"),
+        ("latent-fitted", "llm", "simulator 'latent-fitted' uses no language model"),
+        ("random", "checkpoint", "simulator 'random' is not fitted, so has nothing to load: "
+         "checkpoint= is for latent-fitted, sequential, llm-aligned"),
+        ("llm", "checkpoint", "simulator 'llm' is not fitted"),
+    ],
+)  # fmt: skip
+def test_options_for_another_simulator_are_refused(
+    tmp_path: Path, name: str, option: str, message: str
+) -> None:
+    value: object = ScriptedChatModel([]) if option == "llm" else tmp_path
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_simulator(name, **{option: value})  # type: ignore[arg-type]
+
+
+def test_llm_option_configures_the_answering_model(catalog: Catalog) -> None:
+    log = Interactions(np.array([0, 0, 1]), np.array([3, 4, 5]), np.ones(3), np.array([1, 2, 1]))
+    built = scenes(log, log.take(np.array([1, 2])), catalog, n_choices=3, seed=0)
+    model = ScriptedChatModel(
+        [json.dumps({"rationale": "fits", "choice": "B"}), "no letter", "still none", "nope"],
+        cost_per_token_usd=0.01,
+    )
+    simulator = make_simulator("llm", seed=1, llm={"model": model, "max_tokens": 64})
+    report = fidelity_report(simulator.fit(log, catalog), built)
+    assert len(model.calls) == 4  # one answer, then a malformed one asked again twice
+    usage = simulator.usage  # type: ignore[attr-defined]
+    metrics = report.metrics
+    assert metrics["llm_calls"] == usage.calls == 4
+    assert metrics["llm_failed_calls"] == usage.failed_calls > 0
+    assert metrics["prompt_tokens"] == usage.prompt_tokens > 0
+    assert metrics["completion_tokens"] == usage.completion_tokens > 0
+    assert metrics["cost_usd"] == pytest.approx(usage.cost_usd) and usage.cost_usd > 0
+    assert metrics["failed_scenes"] == 1 and metrics["scenes"] == 2
+    payload = report.to_dict()
+    assert set(payload) == {"metrics", "ci95", "config", "reliability"}
+    assert payload["metrics"]["llm_calls"] == 4
+    text = _render(report.table())
+    assert "LLM requests sent" in text and "Scenes answered by chance (failed)" in text
+    assert f"${usage.cost_usd:.4f}" in text
+
+
+def test_usage_is_reported_where_given_and_only_then(catalog: Catalog) -> None:
+    train = Interactions(np.array([0, 0]), np.array([1, 2]), np.ones(2), np.arange(2))
+    built = hand_scenes([[1, 3], [2, 3]], [0, 1], [1, 2])
+    model = PopularitySimulator().fit(train, catalog)
+    plain = fidelity_report(model, built)
+    assert not set(USAGE_METRICS) & set(plain.metrics)
+    given = fidelity_report(model, built, usage=Usage(calls=3, prompt_tokens=7, cost_usd=0.5))
+    assert given.metrics["llm_calls"] == 3 and given.metrics["prompt_tokens"] == 7
+    assert given.metrics["cost_usd"] == 0.5 and given.metrics["failed_scenes"] == 0
+    with pytest.raises(ValueError, match=r"usage=3 must be a recoworld\.llm\.Usage"):
+        fidelity_report(model, built, usage=3)  # type: ignore[arg-type]
+
+
+def test_llm_aligned_is_made_lazily_with_its_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    made: list[dict[str, object]] = []
+
+    class StandIn:
+        name = "llm-aligned"
+
+        def __init__(self, **kwargs: object) -> None:
+            made.append(kwargs)
+
+    module = types.ModuleType("recoworld.fidelity.aligned")
+    module.AlignedSceneSimulator = StandIn  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", module)
+    assert isinstance(
+        make_simulator("llm-aligned", seed=4, llm="local", checkpoint=tmp_path), StandIn
+    )
+    assert made == [{"seed": 4, "checkpoint": tmp_path, "rationale_llm": "local"}]
+    make_simulator("llm-aligned")
+    assert made[-1] == {"seed": 0, "checkpoint": None, "rationale_llm": None}
+    monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", None)  # not installed
+    with pytest.raises(
+        ImportError,
+        match=re.escape("the align extra (") + ".*" + re.escape('pip install -e ".[align]"'),
+    ):
+        make_simulator("llm-aligned")
+
+
+def _render(table: object) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()
 
 
 def test_report_of_hand_scenes(tmp_path: Path, catalog: Catalog) -> None:

@@ -264,3 +264,37 @@ def test_a_negative_fitted_weight_is_set_to_zero_with_a_warning(small: Small) ->
     with pytest.warns(UserWarning, match=r"boredom_weight=-0\.5.* set to 0"):
         config = simulator.user_model_config()
     assert config.boredom_weight == 0.0
+
+
+def test_a_scene_scores_the_same_in_any_batch(small: Small) -> None:
+    """Several interests are fitted by k-means with random starts; a scene's starts depend on
+    the scene, not on the other scenes predicted with it."""
+    catalog, log = small
+    simulator = small_simulator(n_interests=3, kmeans_restarts=2).fit(log, catalog)
+    built = last_scenes(log, catalog)
+    whole = simulator.predict(built)
+    subset = np.array([5, 2, 11])
+    np.testing.assert_array_equal(simulator.predict(built.take(subset)), whole[subset])
+    np.testing.assert_array_equal(
+        simulator.user_states(built.take(subset)).interests,
+        simulator.user_states(built).interests[subset],
+    )
+
+
+def test_fit_interests_is_the_same_for_a_set_in_any_batch() -> None:
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((30, 5))
+    weights = rng.random(30) + 0.1
+    offsets = np.array([0, 10, 22, 30])
+    keys = np.array([7, 8, 9])
+    centres, shares = fit_interests(
+        offsets, vectors, weights, 3, np.random.default_rng(1), set_keys=keys
+    )
+    alone, alone_shares = fit_interests(
+        np.array([0, 12]), vectors[10:22], weights[10:22], 3, np.random.default_rng(1),
+        set_keys=keys[1:2],
+    )  # fmt: skip
+    np.testing.assert_array_equal(alone[0], centres[1])
+    np.testing.assert_array_equal(alone_shares[0], shares[1])
+    with pytest.raises(ValueError, match="set_keys has shape"):
+        fit_interests(offsets, vectors, weights, 3, np.random.default_rng(1), set_keys=keys[:2])

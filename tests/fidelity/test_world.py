@@ -52,7 +52,7 @@ def fitted() -> tuple[Catalog, Interactions, FittedWorld]:
     simulator = LatentFittedSimulator(seed=0, collaborative_dims=4, fit_scenes=400)
     with warnings.catch_warnings():  # negative fitted weights set to 0: said, and expected here
         warnings.simplefilter("ignore", UserWarning)
-        world = fit_world(log, catalog, seed=0, simulator=simulator)
+        world = fit_world(log, catalog, seed=0, simulator=simulator, calibration_sessions=40)
     return catalog, log, world
 
 
@@ -241,3 +241,94 @@ def test_fit_world_errors():
 def test_head_items_is_the_top_tenth_by_count():
     counts = np.array([5, 0, 9, 9, 1, 2, 3, 4, 0, 7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8])
     np.testing.assert_array_equal(_head_items(counts), [2, 3])
+
+
+@pytest.mark.parametrize("env_id", ["ConvRec-v0", "RecoChat-v0"])
+def test_the_other_envs_take_the_fitted_catalog(fitted, env_id: str):
+    _, _, world = fitted
+    env = gym.make(env_id, catalog=world.catalog)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    _, reward, _, _, _ = env.step(env.action_space.sample())
+    assert np.isfinite(reward)
+    assert env.unwrapped.catalog is world.catalog
+
+
+def test_the_no_click_utility_is_calibrated_to_the_log_activity(fitted):
+    import scipy.stats
+
+    from recoworld.agents import make_agent
+    from recoworld.fidelity.world import NO_CLICK_OFFSETS, NO_CLICK_REFINE, _play
+
+    _, _, world = fitted
+    calibration = world.calibration
+    assert calibration is not None and calibration["sessions"] == 40
+    base = world.simulator.user_model_config().no_click_utility
+    grid = base + np.asarray(NO_CLICK_OFFSETS)
+    tried = np.asarray(calibration["tried"])
+    assert np.all(np.diff(tried) > 0) and set(grid) <= set(tried)
+    ks = dict(zip(calibration["tried"], calibration["ks_tried"], strict=True))
+    grid_best = min(grid, key=lambda value: (ks[value], value))
+    # the refinement tried the grid's best plus and minus half a step, and nothing else
+    assert set(tried) == set(grid) | {grid_best - NO_CLICK_REFINE, grid_best + NO_CLICK_REFINE}
+    best = int(np.argmin(calibration["ks_tried"]))
+    assert world.user_config.no_click_utility == calibration["tried"][best]
+    assert calibration["ks_activity"] == min(calibration["ks_tried"])
+    # the statistic of the chosen value is what 40 random-slate sessions on the world give
+    env = gym.make("RecoWorld-v0", world=world)
+    per_session, _, _ = _play(env, make_agent("random", env, seed=0), 40, 0)
+    expected = scipy.stats.ks_2samp(per_session, world.activity).statistic
+    assert calibration["ks_activity"] == pytest.approx(expected)
+
+
+def test_calibration_can_be_skipped_and_checks_its_arguments(fitted):
+    catalog, log, world = fitted
+    simulator = world.simulator
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plain = fit_world(log, catalog, simulator=simulator, calibration_sessions=None)
+        assert plain.calibration is None
+        assert plain.user_config.no_click_utility == simulator.user_model_config().no_click_utility
+        with pytest.raises(ValueError, match="calibration_sessions"):
+            fit_world(log, catalog, simulator=simulator, calibration_sessions=0)
+        with pytest.raises(ValueError, match="no_click_offsets"):
+            fit_world(log, catalog, simulator=simulator, no_click_offsets=[])
+        with pytest.raises(ValueError, match="no_click_offsets"):
+            fit_world(log, catalog, simulator=simulator, no_click_offsets=[0.0, float("nan")])
+
+
+def test_fitted_users_start_with_their_log_watch_history(fitted):
+    from recoworld.envs.recoworld.core import HISTORY_RATE
+    from recoworld.fidelity.world import watch_history
+
+    _, log, world = fitted
+    env = gym.make("RecoWorld-v0", world=world)
+    observation, info = env.reset(seed=2)
+    user = info["user_id"]
+    # the moving average replayed item by item, in time order
+    items = log.chronological().items[log.chronological().users == user]
+    features = np.concatenate([world.catalog.embeddings, world.catalog.item_topics], axis=1)
+    expected = np.zeros(features.shape[1])
+    for item in items:
+        expected = (1 - HISTORY_RATE) * expected + HISTORY_RATE * features[item]
+    np.testing.assert_allclose(observation["history"], expected, rtol=1e-5, atol=1e-6)
+    rows = np.array([user])
+    np.testing.assert_allclose(watch_history(log, rows, world.catalog)[0], expected, rtol=1e-5)
+    # a world whose population has no history starts users empty, as the prior does
+    bare = dataclasses.replace(
+        world, population=UserPopulation(world.population.users, world.population.user_ids)
+    )
+    observation, _ = gym.make("RecoWorld-v0", world=bare).reset(seed=2)
+    assert not observation["history"].any()
+
+
+def test_a_population_history_of_the_wrong_width_is_refused(fitted):
+    _, _, world = fitted
+    population = world.population
+    with pytest.raises(ValueError, match="history has shape"):
+        UserPopulation(population.users, population.user_ids, np.zeros((2, 3)))
+    narrow = UserPopulation(
+        population.users, population.user_ids, np.zeros((population.n_users, 3))
+    )
+    with pytest.raises(ValueError, match=r"population history has shape \(39, 3\)"):
+        gym.make("RecoWorld-v0", world=dataclasses.replace(world, population=narrow))

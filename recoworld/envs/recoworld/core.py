@@ -324,7 +324,6 @@ class RecoWorldCore:
             self._perm[:] = rng.permutation(self.catalog.n_items)
             self._perm_drawn = True
         self._new_users(self._all_rows, rng)
-        self.history.fill(0.0)
         self.more_of.fill(-1)
         self.less_of.fill(-1)
         self.instruction_age.fill(0)
@@ -336,7 +335,6 @@ class RecoWorldCore:
     def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Replace the users at ``rows`` with fresh users (vector-env autoreset)."""
         self._new_users(rows, rng)
-        self.history[rows] = 0.0
         self.more_of[rows] = -1
         self.less_of[rows] = -1
         self.instruction_age[rows] = 0
@@ -345,13 +343,19 @@ class RecoWorldCore:
         self.retrieve(rows, rng)
 
     def _new_users(self, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Fresh users at ``rows``: from the prior, or drawn from the population."""
+        """Fresh users at ``rows``: from the prior (empty watch history), or drawn from the
+        population (with its watch history, if it has one)."""
         if self.population is None:
             resample_users(self.state, rows, self.catalog, self.user_config, rng)
             self.user_ids[rows] = -1
+            self.history[rows] = 0.0
+            return
+        picks = self.population.assign(self.state, rows, rng)
+        self.user_ids[rows] = self.population.user_ids[picks]
+        if self.population.history is None:
+            self.history[rows] = 0.0
         else:
-            picks = self.population.assign(self.state, rows, rng)
-            self.user_ids[rows] = self.population.user_ids[picks]
+            self.history[rows] = self.population.history[picks]
 
     def retrieve(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """The retrieval stage: a fresh block of distinct candidates for the users at ``rows``.
