@@ -183,7 +183,8 @@ def main() -> None:
     fit_s: dict[str, float] = {}
     for name in simulators:
         t0 = time.perf_counter()
-        takes_llm = "llm" in simulator_options(name)
+        # A loaded llm-aligned checkpoint is scored as it is: no rationale model to pass.
+        takes_llm = "llm" in simulator_options(name) and name not in saved
         simulator = make_simulator(
             name,
             seed=args.seed,
@@ -233,7 +234,7 @@ def main() -> None:
             config = {"dataset": args.dataset, "dataset_path": data_folder}
             if name in saved:
                 config["checkpoint"] = saved[name]
-            if llm is not None and "llm" in simulator_options(name):
+            if llm is not None and "llm" in simulator_options(name) and name not in saved:
                 config["llm"] = args.llm
             report = fidelity_report(answers, built, config, usage=usages[name])
             per_scene = scene_accuracy(answers.probabilities, built.answers)

@@ -2,7 +2,7 @@
 compare with the real ones beyond a single choice.
 
     python benchmarks/fitted_world.py [--data ../shared/data/ml-100k]
-        [--agents random,popular,greedy] [--sessions N] [--episodes 200] [--seed 0] [--json FILE]
+        [--agents random,popular,greedy] [--users N] [--episodes 200] [--seed 0] [--json FILE]
 
 What it does (all seeded by ``--seed``):
 
@@ -10,10 +10,10 @@ What it does (all seeded by ``--seed``):
    latent-fitted simulator's catalog and choice weights, one user per real user (interests,
    boredom and familiarity from their history, their rated movies consumed, patience by their
    activity rank; the no-click utility calibrated to the log's activity);
-2. plays one session per episode of ``RecoWorld-v0`` on it with each agent
-   (:func:`~recoworld.fidelity.world.world_fidelity`; ``--sessions``, default one per real user)
-   and compares clicks per session with the real per-user rating counts (two-sample KS, raw and
-   divided by the mean) and the share of clicks on the top 10% movies with the log's share;
+2. each user held out of the calibration plays one session of ``RecoWorld-v0`` with each agent
+   (:func:`~recoworld.fidelity.world.world_fidelity`; ``--users`` of them, default all), and
+   their clicks per session are compared with the same users' rating counts (two-sample KS, raw
+   and divided by the mean), and the share of clicks on the top 10% movies with theirs;
 3. evaluates the agents on the fitted world with the library's runner
    (:func:`recoworld.evaluation.evaluate`, ``--episodes`` multi-session episodes: engagement and
    retention metrics with 95% intervals), the same call a researcher makes with
@@ -50,7 +50,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="../shared/data/ml-100k")
     parser.add_argument("--agents", default="random,popular,greedy")
-    parser.add_argument("--sessions", type=int, default=None, help="default: one per real user")
+    parser.add_argument(
+        "--users", type=int, default=None, help="held-out users compared (default: all)"
+    )
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -91,13 +93,11 @@ def main() -> None:
         f"{config.quality_weight:.3g}, boredom_weight {config.boredom_weight:.3g}, "
         f"novelty_weight {config.novelty_weight:.3g}; no_click_utility calibrated to "
         f"{config.no_click_utility:.3g} (activity KS {world.calibration['ks_activity']:.3f} "
-        f"on {world.calibration['sessions']} random-slate sessions)"
+        f"on {len(world.calibration['users'])} calibration users' random-slate sessions)"
     )
 
     start = time.perf_counter()
-    fidelity = world_fidelity(
-        world, data.train, agents=agents, sessions=args.sessions, seed=args.seed
-    )
+    fidelity = world_fidelity(world, data.train, agents=agents, users=args.users, seed=args.seed)
     fidelity_seconds = time.perf_counter() - start
     console.print(fidelity.table())
     console.print(f"({fidelity_seconds:.1f} s)")

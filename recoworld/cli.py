@@ -612,7 +612,7 @@ def fidelity(
             "output_cost_per_token": output_cost_per_token,
         },
     )
-    _check_fidelity_folders(simulator, checkpoint, save, overwrite)
+    _check_fidelity_folders(simulator, checkpoint, save, overwrite, llm=llm_settings)
     if dataset not in fid.DATASETS:
         _fail(f"--dataset {dataset!r}: choose one of {', '.join(fid.DATASETS)}")
     if negatives not in fid.NEGATIVE_SAMPLERS:
@@ -644,6 +644,12 @@ def fidelity(
     console.print(report.table())
     if save is not None:
         console.print(f"Saved the fitted {simulator} simulator to {save}")
+    elif "trained_checkpoint" in report.config:
+        trained = report.config["trained_checkpoint"]
+        console.print(
+            f"The trained {simulator} checkpoint is in {trained} (score it again with "
+            f"--checkpoint {trained}; delete the folder to free its space)"
+        )
     if json_path is not None:
         console.print(f"Wrote {report.to_json(json_path)}")
     if plot is not None:
@@ -670,13 +676,45 @@ def _fidelity_llm_settings(simulator: str, given: Mapping[str, Any]) -> dict[str
     return dict(given)
 
 
+_FIDELITY_SAVED_AS = {
+    "latent-fitted": ("simulator.json", "recoworld.fidelity.LatentFittedSimulator"),
+    "sequential": ("simulator.json", "recoworld.fidelity.SequentialSimulator"),
+    "llm-aligned": ("recoworld_aligned.json", "recoworld-aligned"),
+}
+"""The marker file of a folder each fitted simulator saves, and the ``format`` in it."""
+
+
+def _fidelity_saved_kind(folder: Path) -> str | None:
+    """The simulator that saved ``folder`` (by its marker file and format), ``""`` for a
+    marker file whose format cannot be read, ``None`` when no marker file is there."""
+    for name, (marker, format_name) in _FIDELITY_SAVED_AS.items():
+        file = folder / marker
+        if not file.is_file():
+            continue
+        try:
+            found = json.loads(file.read_text(encoding="utf-8")).get("format")
+        except (OSError, ValueError, AttributeError):
+            return ""
+        if found == format_name:
+            return name
+    markers = {marker for marker, _ in _FIDELITY_SAVED_AS.values()}
+    return "" if any((folder / marker).is_file() for marker in markers) else None
+
+
 def _check_fidelity_folders(
-    simulator: str, checkpoint: Path | None, save: Path | None, overwrite: bool
+    simulator: str,
+    checkpoint: Path | None,
+    save: Path | None,
+    overwrite: bool,
+    *,
+    llm: Mapping[str, Any] | None = None,
 ) -> None:
     """Exit 2 with one line, before anything runs, on a --checkpoint or --save the simulator
-    cannot take, a --checkpoint that is not a folder, or a --save that is a file or an existing
-    folder without --overwrite (the simulator's ``save`` refuses a folder that is not a saved
-    simulator even then)."""
+    cannot take, a --checkpoint that is not a folder, LLM flags beside an llm-aligned
+    --checkpoint (nothing is trained), or a --save that is a file, an existing folder without
+    --overwrite, or (even with it) a folder holding files that is not a simulator of this kind
+    saved (its marker file: simulator.json of the right format, recoworld_aligned.json for
+    llm-aligned)."""
     from recoworld import fidelity as fid
 
     fitted = [name for name in fid.simulator_names() if "checkpoint" in fid.simulator_options(name)]
@@ -691,11 +729,25 @@ def _check_fidelity_folders(
     if checkpoint is not None and not checkpoint.is_dir():
         what = "is a file, not a folder" if checkpoint.exists() else "does not exist"
         _fail(f"--checkpoint {checkpoint} {what}; name a folder written by --save")
+    if checkpoint is not None and llm and simulator == "llm-aligned":
+        used = ", ".join(_FIDELITY_LLM_FLAGS[key] for key in llm)
+        _fail(
+            f"{used}: the llm-aligned --checkpoint {checkpoint} is scored as it is and nothing "
+            "is trained, so no rationale model is asked; give the LLM options or --checkpoint"
+        )
     if save is not None and (save.exists() or save.is_symlink()):
         if not save.is_dir():
             _fail(f"--save {save} is a file; name a folder")
         if not overwrite:
             _fail(f"--save {save} exists; pass --overwrite to replace it, or name a new folder")
+        kind = _fidelity_saved_kind(save)
+        if any(save.iterdir()) and kind not in (simulator, ""):
+            marker = _FIDELITY_SAVED_AS.get(simulator, ("simulator.json", ""))[0]
+            what = f"a saved {kind} simulator" if kind else f"files but no {marker}"
+            _fail(
+                f"--save {save} holds {what}: it is not a saved simulator of this kind "
+                f"({simulator}) and is not replaced, even with --overwrite"
+            )
 
 
 def _fidelity_run(
@@ -714,8 +766,10 @@ def _fidelity_run(
     overwrite: bool = False,
 ) -> Any:
     """Load the folder, build the scenes, fit (or load) the simulator, score it and save it
-    where asked, with a progress bar. A spent LLM cost or token cap ends the command with exit
-    code 3."""
+    where asked, with a progress bar. llm-aligned trains straight into ``save`` (or a new
+    folder under the cache dir, named in the report's config as ``trained_checkpoint``), its
+    stages and training steps shown on the bar. A spent LLM cost or token cap ends the command
+    with exit code 3."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from recoworld import fidelity as fid
@@ -747,8 +801,18 @@ def _fidelity_run(
         )
         verb = "Loading" if checkpoint is not None else "Fitting"
         bar.update(task, advance=1, description=f"{verb} {simulator}")
+
+        def show(line: str) -> None:
+            bar.update(task, description=f"{verb} {simulator}: {line}")
+            if not line.startswith(("rationales:", "SFT step", "DPO step", "checkpoint written")):
+                bar.console.print(f"{simulator}: {line}", highlight=False)
+
+        trains_into_save = simulator == "llm-aligned" and checkpoint is None
         try:
-            model = fid.make_simulator(simulator, seed=seed, llm=llm, checkpoint=checkpoint)
+            if trains_into_save:
+                model = _fidelity_aligned(seed, llm, save, overwrite, show)
+            else:
+                model = fid.make_simulator(simulator, seed=seed, llm=llm, checkpoint=checkpoint)
         except ImportError as error:
             _fail(f"--simulator {simulator}: {error}", code=1)
         if save is not None and not callable(getattr(model, "save", None)):
@@ -764,9 +828,13 @@ def _fidelity_run(
             config["llm"] = dict(llm)
         try:
             model = model.fit(data.train, data.catalog)
-            if save is not None:  # before scoring: a fit is kept even if scoring fails
+            if save is not None and not trains_into_save:  # before scoring: a fit is kept
                 bar.update(task, description=f"Saving {simulator}")
-                model.save(save, overwrite=overwrite)  # type: ignore[attr-defined]
+                model.save(save, overwrite=overwrite)
+            trained = getattr(model, "checkpoint_dir", None) if trains_into_save else None
+            if trained is not None:
+                config["trained_checkpoint"] = str(trained)
+                bar.console.print(f"{simulator}: checkpoint folder {trained}", highlight=False)
             bar.update(task, advance=1, description=f"Scoring {simulator}")
             report = fid.fidelity_report(model, built, config)
         except CostCapExceeded as error:
@@ -779,6 +847,37 @@ def _fidelity_run(
             raise typer.Exit(EXIT_STOPPED_EARLY) from None
         bar.update(task, advance=1, description="Done")
     return report
+
+
+def _fidelity_aligned(
+    seed: int,
+    llm: Mapping[str, Any] | None,
+    save: Path | None,
+    overwrite: bool,
+    on_progress: Callable[[str], None],
+) -> Any:
+    """A new llm-aligned simulator that trains into ``save`` (``None``: a new folder under the
+    cache dir) and reports its stages and steps to ``on_progress``.
+
+    Raises:
+        ImportError: the align extra is not installed (the message says how to install it).
+    """
+    from recoworld.fidelity.simulators import ALIGN_EXTRA_HINT
+
+    try:
+        from recoworld.fidelity.aligned import AlignedSceneSimulator
+    except ImportError as error:
+        raise ImportError(
+            f"the llm-aligned simulator needs the align extra ({error}); install it with: "
+            f"{ALIGN_EXTRA_HINT}"
+        ) from error
+    return AlignedSceneSimulator(
+        seed=seed,
+        rationale_llm=None if llm is None else dict(llm),
+        out=save,
+        overwrite=overwrite,
+        on_progress=on_progress,
+    )
 
 
 @app.command("world-fidelity")
@@ -794,16 +893,21 @@ def world_fidelity(
         str,
         typer.Option(help="Comma-separated RecoWorld-v0 agents whose sessions are compared."),
     ] = "random,popular",
-    sessions: Annotated[
+    users: Annotated[
         int | None,
-        typer.Option(min=1, help="One-session episodes per agent (default: one per real user)."),
+        typer.Option(
+            min=1,
+            help="Held-out fitted users each agent plays one session with (default: all of "
+            "them, every user not used by the calibration).",
+        ),
     ] = None,
-    calibration_sessions: Annotated[
+    calibration_users: Annotated[
         int,
         typer.Option(
             min=0,
-            help="Random-slate sessions per tried no-click utility when calibrating it to the "
-            "log's activity (0: keep the default no-click utility).",
+            help="Fitted users (at most half of them, drawn with --seed) whose random-slate "
+            "sessions calibrate the no-click utility to their real activity; the comparison "
+            "plays the others (0: no calibration, every user compared).",
         ),
     ] = 300,
     num_candidates: Annotated[
@@ -819,11 +923,13 @@ def world_fidelity(
     overwrite: Overwrite = False,
 ) -> None:
     """Fit a world of users to a folder's train log and compare them with the real users in
-    RecoWorld-v0: clicks per session against real interactions per user (Kolmogorov-Smirnov) and
-    the share of clicks on the top 10% items (popularity bias), per agent.
+    RecoWorld-v0: each held-out fitted user plays one session per agent; their clicks per
+    session against the same users' real interactions (Kolmogorov-Smirnov), and the share of
+    clicks on the top 10% items (popularity bias).
 
     The world is what gym.make("RecoWorld-v0", world=recoworld.fidelity.fit_world(...)) runs:
-    one latent user per real user, fitted from their history.
+    one latent user per real user, fitted from their history. Its no-click utility is
+    calibrated on --calibration-users other users, so the comparison is out of sample.
     """
     from recoworld import fidelity as fid
     from recoworld.agents import agent_names
@@ -850,12 +956,12 @@ def world_fidelity(
                 data.train,
                 data.catalog,
                 seed=seed,
-                calibration_sessions=calibration_sessions or None,
+                calibration_users=calibration_users or None,
                 env_settings=settings,
             )
         with Console(stderr=True).status(f"Playing {', '.join(names)}"):
             report = fid.world_fidelity(
-                world, data.train, agents=names, sessions=sessions, seed=seed, **settings
+                world, data.train, agents=names, users=users, seed=seed, **settings
             )
         return world, report
 

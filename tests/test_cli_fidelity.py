@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -314,16 +315,26 @@ def test_llm_aligned_gets_the_rationale_model_and_the_folders(
 
     scripted_models(monkeypatch)
     made: list[dict] = []
+    cache = tmp_path / "cache"
 
     class StandIn:
         name = "llm-aligned"
 
-        def __init__(self, **kwargs: object) -> None:
+        def __init__(self, **kwargs: Any) -> None:
             made.append(kwargs)
+            self.out, self.on_progress = kwargs["out"], kwargs["on_progress"]
             self.usage = Usage(calls=6, prompt_tokens=60, completion_tokens=12)
+            self.rationale_usage = Usage(calls=4, prompt_tokens=40, completion_tokens=12)
             self.failed_scenes = 1
+            self.checkpoint_dir: Path | None = None
 
         def fit(self, history: object, catalog: object) -> StandIn:
+            for line in ("train scenes: 2", "rationales: scene 1/2", "SFT step 1: loss 1.0"):
+                self.on_progress(line)
+            folder = self.out if self.out is not None else cache / f"run{len(made)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "recoworld_aligned.json").write_text('{"format": "recoworld-aligned"}')
+            self.checkpoint_dir = folder
             return self
 
         def predict(self, scenes: object) -> np.ndarray:
@@ -331,31 +342,79 @@ def test_llm_aligned_gets_the_rationale_model_and_the_folders(
             return np.full((n, k), 1.0 / k)
 
         def save(self, path: Path, *, overwrite: bool = False) -> Path:
-            Path(path).mkdir()
-            (Path(path) / "simulator.json").write_text("{}")
-            return Path(path)
+            raise AssertionError("llm-aligned trains into --save: nothing is copied")
 
     module = types.ModuleType("recoworld.fidelity.aligned")
     module.AlignedSceneSimulator = StandIn  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", module)
     folder = write_movielens(tmp_path / "ml")
-    out_json = tmp_path / "aligned.json"
+    out_json, saved = tmp_path / "aligned.json", tmp_path / "aligned"
+    common = ["fidelity", "--simulator", "llm-aligned", "--dataset-path", str(folder)]
     result = runner.invoke(
         app,
-        ["fidelity", "--simulator", "llm-aligned", "--dataset-path", str(folder), "--seed", "2",
-         "--llm", "openai/scripted", "--save", str(tmp_path / "aligned"), "--json",
+        [*common, "--seed", "2", "--llm", "openai/scripted", "--save", str(saved), "--json",
          str(out_json)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert made == [{"seed": 2, "checkpoint": None, "rationale_llm": {"model": "openai/scripted"}}]
-    assert (tmp_path / "aligned" / "simulator.json").is_file()
-    metrics = json.loads(out_json.read_text())["metrics"]
-    assert metrics["llm_calls"] == 6 and metrics["failed_scenes"] == 1
+    options = made[0]
+    assert callable(options.pop("on_progress"))
+    assert options == {
+        "seed": 2,
+        "rationale_llm": {"model": "openai/scripted"},
+        "out": saved,
+        "overwrite": False,
+    }
+    assert (saved / "recoworld_aligned.json").is_file()  # trained there, not copied
+    text = " ".join(result.output.split())
+    assert "llm-aligned: train scenes: 2" in text and "llm-aligned: checkpoint folder" in text
+    written = json.loads(out_json.read_text())
+    metrics = written["metrics"]
+    # The scoring's requests and the training's rationale requests, apart.
+    assert metrics["llm_calls"] == 2 and metrics["prompt_tokens"] == 20
+    assert metrics["rationale_calls"] == 4 and metrics["rationale_completion_tokens"] == 12
+    assert metrics["failed_scenes"] == 1
+    assert written["config"]["trained_checkpoint"] == str(saved)
+    # Without --save the checkpoint folder under the cache is named.
+    cached = runner.invoke(app, [*common, "--json", str(out_json), "--overwrite"])
+    assert cached.exit_code == 0, cached.output
+    assert json.loads(out_json.read_text())["config"]["trained_checkpoint"] == str(cache / "run2")
+    assert "The trained llm-aligned checkpoint is in" in " ".join(cached.output.split())
+    # An llm-aligned checkpoint is scored as it is: no rationale model to configure.
+    both = runner.invoke(app, [*common, "--checkpoint", str(saved), "--llm", "openai/scripted"])
+    assert both.exit_code == 2, both.output
+    assert "--llm: the llm-aligned --checkpoint" in " ".join(both.output.split())
+    # A folder another simulator saved is refused before anything runs, even with --overwrite;
+    # a folder this simulator wrote is replaced.
+    latent = tmp_path / "latent"
+    latent.mkdir()
+    (latent / "simulator.json").write_text('{"format": "recoworld.fidelity.LatentFittedSimulator"}')
+    taken = runner.invoke(app, [*common, "--save", str(latent), "--overwrite"])
+    assert taken.exit_code == 2 and "holds a saved latent-fitted simulator" in taken.output
+    other = ["fidelity", "--simulator", "latent-fitted", "--dataset-path", str(folder)]
+    refused = runner.invoke(app, [*other, "--save", str(saved), "--overwrite"])
+    assert refused.exit_code == 2 and "saved llm-aligned simulator" in refused.output
+    assert len(made) == 2
+    again = runner.invoke(app, [*common, "--save", str(saved), "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert made[-1]["out"] == saved and made[-1]["overwrite"] is True
     monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", None)  # not installed
-    missing = runner.invoke(app, ["fidelity", "--simulator", "llm-aligned", "--dataset-path",
-                                  str(folder)])  # fmt: skip
+    missing = runner.invoke(app, common)
     assert missing.exit_code == 1
     assert 'pip install -e ".[align]"' in " ".join(missing.output.split())
+
+
+def test_save_markers_are_those_the_simulators_write() -> None:
+    from recoworld.cli import _FIDELITY_SAVED_AS
+    from recoworld.fidelity import aligned, latent_fitted, sequential, simulators
+
+    for module, name in ((latent_fitted, "latent-fitted"), (sequential, "sequential")):
+        assert _FIDELITY_SAVED_AS[name] == (simulators.METADATA_FILE, module.CHECKPOINT_FORMAT)
+    assert _FIDELITY_SAVED_AS["llm-aligned"] == (aligned.METADATA_FILE, aligned.METADATA_FORMAT)
+    assert set(_FIDELITY_SAVED_AS) == {
+        name
+        for name in simulators.simulator_names()
+        if "checkpoint" in simulators.simulator_options(name)
+    }
 
 
 def test_help_says_what_llm_aligned_needs() -> None:

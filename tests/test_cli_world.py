@@ -18,7 +18,7 @@ def test_world_fidelity_prints_and_writes_the_comparison(tmp_path: Path) -> None
     out = tmp_path / "world.json"
     args = [
         "world-fidelity", "--dataset-path", str(folder), "--agents", "random,popular",
-        "--sessions", "6", "--calibration-sessions", "5", "--num-candidates", "20",
+        "--users", "3", "--calibration-users", "4", "--num-candidates", "20",
         "--slate-size", "5", "--seed", "1", "--json", str(out),
     ]  # fmt: skip
     result = runner.invoke(app, args)
@@ -27,10 +27,12 @@ def test_world_fidelity_prints_and_writes_the_comparison(tmp_path: Path) -> None
     assert "KS statistic of activity" in result.output
     payload = json.loads(out.read_text())
     assert set(payload["metrics"]) == {"random", "popular", "real"}
-    assert payload["metrics"]["real"]["users"] == N_USERS
-    assert payload["metrics"]["random"]["sessions"] == 6
+    assert payload["metrics"]["real"]["users"] == 3
+    assert payload["metrics"]["random"]["sessions"] == 3
     calibration = payload["calibration"]
-    assert calibration["sessions"] == 5
+    assert len(calibration["users"]) == 4
+    # the users compared are held out of the calibration
+    assert not set(payload["config"]["user_ids"]) & set(calibration["users"])
     assert calibration["env_settings"] == {"num_candidates": 20, "slate_size": 5}
     assert calibration["ks_activity"] == min(calibration["ks_tried"])
     # same seed, same figures; an existing file is refused before any work
@@ -47,7 +49,7 @@ def test_world_fidelity_without_calibration(tmp_path: Path) -> None:
         app,
         [
             "world-fidelity", "--dataset-path", str(folder), "--agents", "random",
-            "--sessions", "3", "--calibration-sessions", "0", "--num-candidates", "20",
+            "--users", "3", "--calibration-users", "0", "--num-candidates", "20",
             "--slate-size", "5",
         ],
     )  # fmt: skip
@@ -64,7 +66,7 @@ def test_world_fidelity_bad_input_is_one_error_line(tmp_path: Path) -> None:
     ]
     for extra, message in cases:
         result = runner.invoke(
-            app, ["world-fidelity", "--dataset-path", str(folder), "--sessions", "2", *extra]
+            app, ["world-fidelity", "--dataset-path", str(folder), "--users", "2", *extra]
         )
         assert result.exit_code == 2, result.output
         assert message in result.output

@@ -22,6 +22,7 @@ popularity bias with the real log's.
 0.25
 """
 
+from recoworld.fidelity.aligned import AlignedSceneSimulator
 from recoworld.fidelity.datasets import DATASETS, SceneData, load_scene_data
 from recoworld.fidelity.metrics import ReliabilityBins
 from recoworld.fidelity.report import FidelityReport, fidelity_report, plot_fidelity
@@ -40,6 +41,7 @@ from recoworld.fidelity.world import FittedWorld, WorldFidelity, fit_world, worl
 __all__ = [
     "DATASETS",
     "NEGATIVE_SAMPLERS",
+    "AlignedSceneSimulator",
     "FidelityReport",
     "FittedWorld",
     "PopularitySimulator",

@@ -26,7 +26,13 @@ from recoworld.fidelity.scene import Scenes
 from recoworld.fidelity.simulators import SceneSimulator
 from recoworld.llm.base import Usage
 
-__all__ = ["USAGE_METRICS", "FidelityReport", "fidelity_report", "plot_fidelity"]
+__all__ = [
+    "RATIONALE_METRICS",
+    "USAGE_METRICS",
+    "FidelityReport",
+    "fidelity_report",
+    "plot_fidelity",
+]
 
 METRIC_LABELS: dict[str, str] = {
     "accuracy": "Accuracy (real choice on top)",
@@ -44,6 +50,12 @@ METRIC_LABELS: dict[str, str] = {
     "completion_tokens": "Completion tokens",
     "cost_usd": "Cost (USD)",
     "failed_scenes": "Scenes answered by chance (failed)",
+    "rationale_calls": "Training: rationale requests sent",
+    "rationale_failed_calls": "Training: rationale requests that failed",
+    "rationale_cache_hits": "Training: rationales from the cache",
+    "rationale_prompt_tokens": "Training: rationale prompt tokens",
+    "rationale_completion_tokens": "Training: rationale completion tokens",
+    "rationale_cost_usd": "Training: rationale cost (USD)",
 }
 
 USAGE_METRICS = (
@@ -58,7 +70,19 @@ USAGE_METRICS = (
 """Metrics of a simulator that asks a language model: its :class:`~recoworld.llm.Usage` and
 the scenes it could not answer (given chance)."""
 
-_COUNTS = frozenset({"scenes", *USAGE_METRICS} - {"cost_usd"})
+RATIONALE_METRICS = (
+    "rationale_calls",
+    "rationale_failed_calls",
+    "rationale_cache_hits",
+    "rationale_prompt_tokens",
+    "rationale_completion_tokens",
+    "rationale_cost_usd",
+)
+"""Metrics of a simulator whose training asked a language model for rationales
+(``llm-aligned``): that model's :class:`~recoworld.llm.Usage`, apart from the scoring's."""
+
+_COSTS = frozenset({"cost_usd", "rationale_cost_usd"})
+_COUNTS = frozenset({"scenes", *USAGE_METRICS, *RATIONALE_METRICS} - _COSTS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +98,10 @@ class FidelityReport:
             model also :data:`USAGE_METRICS`: ``llm_calls`` (requests sent, retries included),
             ``llm_failed_calls``, ``llm_cache_hits``, ``prompt_tokens``, ``completion_tokens``,
             ``cost_usd`` and ``failed_scenes`` (scenes given the uniform row because the model
-            failed).
+            failed); for a simulator that also asked a model while it was trained (its
+            ``rationale_usage``, llm-aligned) the usage metrics are the scoring's alone and
+            :data:`RATIONALE_METRICS` (``rationale_calls``, ``rationale_prompt_tokens``, ...)
+            are the training's.
         ci95: 95% intervals: Wilson for the accuracies, Student t for the log-likelihood.
         config: how the scenes were built and where they came from.
         reliability: the ECE bins, for a reliability diagram.
@@ -116,7 +143,7 @@ class FidelityReport:
         for name, value in self.metrics.items():
             if name in _COUNTS:
                 text = f"{int(value):,}"
-            elif name == "cost_usd":
+            elif name in _COSTS:
                 text = f"${value:.4f}"
             else:
                 text = format_number(value)
@@ -134,6 +161,7 @@ def fidelity_report(
     config: dict[str, Any] | None = None,
     *,
     usage: Usage | None = None,
+    rationale_usage: Usage | None = None,
 ) -> FidelityReport:
     """Ask a fitted ``simulator`` for its choice distribution on ``scenes`` and measure it.
 
@@ -142,22 +170,28 @@ def fidelity_report(
         scenes: the scenes it answers.
         config: entries added to the report's config (the data set, split, ...); the scene
             arguments are always there.
-        usage: the language-model usage to report. ``None``: the simulator's own ``usage``
-            attribute after it answered, where it has one (the ``llm`` and ``llm-aligned``
-            simulators: every request it sent since it was made, those of ``fit`` included), and
-            no usage metrics for a simulator without one. ``failed_scenes`` is the simulator's
-            attribute of that name (0 when it has none).
+        usage: the language-model usage of the scoring, reported as :data:`USAGE_METRICS`.
+            ``None``: the simulator's own ``usage`` attribute after it answered, where it has
+            one (the ``llm`` and ``llm-aligned`` simulators: every request it sent since it was
+            made), less its ``rationale_usage`` where it has one; no usage metrics for a
+            simulator without one. ``failed_scenes`` is the simulator's attribute of that name
+            (0 when it has none).
+        rationale_usage: the usage of the model that wrote training rationales, reported as
+            :data:`RATIONALE_METRICS`. ``None``: with ``usage=None``, the simulator's own
+            ``rationale_usage`` attribute where it has one (``llm-aligned``: the rationale
+            calls of its fits); none otherwise.
 
     Raises:
         ValueError: the simulator's answer is not an ``(n_scenes, n_choices)`` array of
             probabilities with rows summing to 1 (the message names the simulator), or
-            ``usage`` is not a :class:`~recoworld.llm.Usage`.
+            ``usage`` or ``rationale_usage`` is not a :class:`~recoworld.llm.Usage`.
     """
     n, n_choices = len(scenes), scenes.n_choices
     if n == 0:
         raise ValueError("fidelity_report needs at least one scene")
-    if usage is not None and not isinstance(usage, Usage):
-        raise ValueError(f"usage={usage!r} must be a recoworld.llm.Usage or None")
+    for label, given in (("usage", usage), ("rationale_usage", rationale_usage)):
+        if given is not None and not isinstance(given, Usage):
+            raise ValueError(f"{label}={given!r} must be a recoworld.llm.Usage or None")
     try:
         probabilities = check_probabilities(simulator.predict(scenes), n, n_choices)
     except ValueError as error:
@@ -183,12 +217,11 @@ def fidelity_report(
         ci95[f"accuracy_tercile_{name}"] = (lo, hi)
     metrics["scenes"] = float(n)
     if usage is None:
-        usage = getattr(simulator, "usage", None)
-        if usage is not None and not isinstance(usage, Usage):
-            raise ValueError(
-                f"simulator {simulator.name!r}: its usage attribute is {type(usage).__name__}, "
-                "not a recoworld.llm.Usage"
-            )
+        usage = _usage_attribute(simulator, "usage")
+        if usage is not None and rationale_usage is None:
+            rationale_usage = _usage_attribute(simulator, "rationale_usage")
+            if rationale_usage is not None:
+                usage = usage - rationale_usage
     if usage is not None:
         metrics.update(
             {
@@ -199,6 +232,17 @@ def fidelity_report(
                 "completion_tokens": float(usage.completion_tokens),
                 "cost_usd": float(usage.cost_usd),
                 "failed_scenes": float(getattr(simulator, "failed_scenes", 0)),
+            }
+        )
+    if rationale_usage is not None:
+        metrics.update(
+            {
+                "rationale_calls": float(rationale_usage.calls),
+                "rationale_failed_calls": float(rationale_usage.failed_calls),
+                "rationale_cache_hits": float(rationale_usage.cache_hits),
+                "rationale_prompt_tokens": float(rationale_usage.prompt_tokens),
+                "rationale_completion_tokens": float(rationale_usage.completion_tokens),
+                "rationale_cost_usd": float(rationale_usage.cost_usd),
             }
         )
     scene_config = scenes.config
@@ -217,6 +261,17 @@ def fidelity_report(
         config=full_config,
         reliability=bins,
     )
+
+
+def _usage_attribute(simulator: SceneSimulator, name: str) -> Usage | None:
+    """The simulator's :class:`~recoworld.llm.Usage` attribute ``name`` (``None`` if absent)."""
+    value = getattr(simulator, name, None)
+    if value is not None and not isinstance(value, Usage):
+        raise ValueError(
+            f"simulator {simulator.name!r}: its {name} attribute is {type(value).__name__}, "
+            "not a recoworld.llm.Usage"
+        )
+    return value
 
 
 def plot_fidelity(report: FidelityReport, path: str | Path) -> Path:

@@ -161,9 +161,18 @@ def _llm_aligned(
             f"the llm-aligned simulator needs the align extra ({error}); install it with: "
             f"{ALIGN_EXTRA_HINT}"
         ) from error
-    simulator: SceneSimulator = AlignedSceneSimulator(
-        seed=seed, checkpoint=checkpoint, rationale_llm=llm
-    )
+    simulator: SceneSimulator
+    if checkpoint is not None:
+        if llm is not None:
+            raise ValueError(
+                f"simulator 'llm-aligned': llm= names the model that writes the rationales a "
+                f"model is trained on, and a checkpoint= is used as it is (nothing is trained); "
+                f"give one of them (got llm={llm!r}, checkpoint={str(checkpoint)!r})"
+            )
+        # load() restores what the checkpoint was scored with (threads, batch size).
+        simulator = AlignedSceneSimulator.load(checkpoint)
+    else:
+        simulator = AlignedSceneSimulator(seed=seed, rationale_llm=llm)
     return simulator
 
 
@@ -235,14 +244,18 @@ def make_simulator(
             they did).
         llm: the language model (an :class:`~recoworld.llm.LLMSettings`, a model string, a
             :class:`~recoworld.llm.ChatModel` or a dict of settings) of ``llm`` (the model that
-            answers) and ``llm-aligned`` (the model that writes the rationales it learns from).
+            answers) and ``llm-aligned`` (the model that writes the rationales it learns from;
+            not with ``checkpoint``, where nothing is trained).
         checkpoint: a folder saved by a fitted simulator's ``save`` (latent-fitted, sequential,
             llm-aligned): the simulator is loaded from it instead of being fitted (its ``fit``
-            only checks the catalog).
+            only checks the catalog); llm-aligned is loaded with
+            ``AlignedSceneSimulator.load``, which restores the threads and scoring batch size
+            it was saved with.
 
     Raises:
-        ValueError: an unknown name, or ``llm``/``checkpoint`` given to a simulator that takes
-            none (the message names the simulator and those that take it).
+        ValueError: an unknown name, ``llm``/``checkpoint`` given to a simulator that takes
+            none (the message names the simulator and those that take it), or both given to
+            ``llm-aligned``.
         ImportError: the simulator needs an extra that is not installed (the message says
             which).
     """
@@ -293,7 +306,9 @@ def write_simulator_folder(
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false; or ``path`` is a folder
-            holding files but no :data:`METADATA_FILE` (not a saved simulator: never replaced).
+            holding files but no :data:`METADATA_FILE` (not a saved simulator: never replaced),
+            or one whose :data:`METADATA_FILE` names another ``format`` (a simulator of another
+            kind: never replaced).
         NotADirectoryError: ``path`` is a file.
         OSError: the folder cannot be written.
     """
@@ -310,6 +325,13 @@ def write_simulator_folder(
             raise FileExistsError(
                 f"folder {str(target)!r} holds files but no {METADATA_FILE}: it is not a saved "
                 "simulator and is not replaced, even with overwrite"
+            )
+        saved_as = _saved_format(target / METADATA_FILE)
+        if saved_as is not None and saved_as != metadata.get("format"):
+            raise FileExistsError(
+                f"folder {str(target)!r} holds a simulator saved as {saved_as!r}, not "
+                f"{metadata.get('format')!r}: another kind of simulator does not replace it, "
+                "even with overwrite"
             )
     parent = target.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -334,6 +356,15 @@ def write_simulator_folder(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _saved_format(file: Path) -> str | None:
+    """The ``format`` named in the metadata ``file`` (``None``: no file, or none readable)."""
+    try:
+        found = json.loads(file.read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 def read_metadata(

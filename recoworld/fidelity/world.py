@@ -12,13 +12,14 @@ calibrated to the log's activity. Then::
     env = gym.make("RecoWorld-v0", world=world)
 
 runs any agent against these users (each reset draws one of them; ``info["user_id"]`` says
-which).
+which; ``env.reset(options={"user_id": id})`` picks one).
 
 :func:`world_fidelity` asks whether the fitted users behave like the real ones beyond a single
-choice: it plays sessions of ``RecoWorld-v0`` on the world with registered agents and compares
+choice: each fitted user held out of the calibration plays one session of ``RecoWorld-v0`` with
+registered agents, and it compares
 
-* **activity**: clicks per session of the simulated users against the real per-user interaction
-  counts of the log, by the two-sample Kolmogorov-Smirnov statistic (on the raw values, and on
+* **activity**: clicks per session of the simulated users against the same users' interaction
+  counts in the log, by the two-sample Kolmogorov-Smirnov statistic (on the raw values, and on
   values divided by their mean, which compares the shape of the two distributions whatever their
   scale: a session and a whole log are different spans of time);
 * **popularity bias**: the share of clicks that go to the top 10% of items (ranked by the log's
@@ -71,8 +72,9 @@ class FittedWorld:
         choice: the fitted choice parameters (:class:`FittedChoice`).
         simulator: the fitted simulator (scores scenes with the same parameters).
         calibration: how ``user_config.no_click_utility`` was chosen (see :func:`fit_world`):
-            the value, its KS statistic, every value tried with its statistic, the sessions per
-            value and the agent; ``None`` when it was not calibrated.
+            the value, its KS statistic, every value tried with its statistic, the users whose
+            sessions were played for each value (held out of :func:`world_fidelity`) and the
+            agent; ``None`` when it was not calibrated.
     """
 
     catalog: Catalog
@@ -90,7 +92,7 @@ def fit_world(
     *,
     seed: int = 0,
     simulator: LatentFittedSimulator | None = None,
-    calibration_sessions: int | None = 300,
+    calibration_users: int | None = 300,
     no_click_offsets: Sequence[float] = NO_CLICK_OFFSETS,
     env_settings: Mapping[str, Any] | None = None,
 ) -> FittedWorld:
@@ -102,27 +104,28 @@ def fit_world(
     in the log (mid-ranks for ties): the most active user is the most patient. A negative fitted
     weight is set to 0 with a warning (:meth:`LatentFittedSimulator.user_model_config`).
 
-    **The level of the utility.** Scenes are forced choices: they fix the utility's weights relative
-    to each other but not its level against the no-click option (``no_click_utility``), which
-    decides how much a user clicks. With ``calibration_sessions`` (default 300; ``None`` keeps the
-    simulator's config value) it is chosen by simulated moments: for each ``config.no_click_utility
-    + offset`` (``no_click_offsets``), that many one-session episodes on the world with random
-    slates (the agent that favours no items) are played, the best value of that grid is refined by
-    trying it plus and minus :data:`NO_CLICK_REFINE`, and the value whose clicks per session are
-    closest to the log's per-user interaction counts (smallest two-sample Kolmogorov-Smirnov
-    statistic; the smallest value on ties) is kept. The choice and every tried value are in
-    :attr:`FittedWorld.calibration`. It is fitted to the same log the activity comparison of
-    :func:`world_fidelity` reads (one parameter, in-sample). ``env_settings`` are the
-    ``RecoWorld-v0`` settings those sessions are played with (e.g. ``{"num_candidates": 50}`` for a
-    small catalog; ``multi_session`` is always off).
+    **The level of the utility.** Scenes are forced choices: they fix the utility's weights
+    relative to each other but not its level against the no-click option (``no_click_utility``),
+    which decides how much a user clicks. With ``calibration_users`` (default 300; ``None`` keeps
+    the simulator's config value) it is chosen by simulated moments on that many population
+    users (at most half of them, drawn with the seed; the others stay held out for
+    :func:`world_fidelity`): for each ``config.no_click_utility + offset`` (``no_click_offsets``)
+    each of them plays one session with random slates (the agent that favours no items); the
+    best value of that grid is refined by trying it plus and minus :data:`NO_CLICK_REFINE`; and
+    the value whose clicks per session are closest to the same users' interaction counts in the
+    log (smallest two-sample Kolmogorov-Smirnov statistic; the smallest value on ties) is kept.
+    The choice, the users and every tried value are in :attr:`FittedWorld.calibration`.
+    ``env_settings`` are the ``RecoWorld-v0`` settings those sessions are played with (e.g.
+    ``{"num_candidates": 50}`` for a small catalog; ``multi_session`` is always off).
 
     Raises:
         ValueError: an empty log, a log naming items outside the catalog, a bad seed, a
-            non-positive ``calibration_sessions`` or an empty or non-finite offset list.
+            non-positive ``calibration_users``, a log of a single user with calibration, an
+            empty or non-finite offset list, or a fitted ``simulator`` of another catalog.
     """
     seed = check_seed("seed", seed)
-    if calibration_sessions is not None:
-        calibration_sessions = check_int("calibration_sessions", calibration_sessions, 1)
+    if calibration_users is not None:
+        calibration_users = check_int("calibration_users", calibration_users, 1)
     offsets = np.asarray(no_click_offsets, dtype=np.float64)
     if offsets.ndim != 1 or offsets.size == 0 or not np.isfinite(offsets).all():
         raise ValueError(
@@ -141,6 +144,13 @@ def fit_world(
         simulator = LatentFittedSimulator(seed=seed)
     if simulator.choice is None:
         simulator.fit(history, catalog)
+    elif simulator.catalog.n_items != catalog.n_items or not np.array_equal(
+        simulator.catalog.item_ids, catalog.item_ids
+    ):
+        raise ValueError(
+            f"simulator was fitted on a catalog of {simulator.catalog.n_items} items, not this "
+            f"one ({catalog.n_items} items, or other item ids)"
+        )
     assert simulator.choice is not None
     config = simulator.user_model_config()
     fitted_catalog = simulator.catalog
@@ -166,27 +176,34 @@ def fit_world(
         choice=simulator.choice,
         simulator=simulator,
     )
-    if calibration_sessions is None:
+    if calibration_users is None:
         return world
     settings = dict(env_settings or {})
     if "multi_session" in settings:
         raise ValueError(
             "env_settings: multi_session is not a setting: calibration plays one session"
         )
-    return _calibrate_no_click(world, offsets, calibration_sessions, seed, settings)
+    if population.n_users < 2:
+        raise ValueError(
+            "calibration_users: a log of one user leaves none held out; pass calibration_users=None"
+        )
+    n_calibration = min(calibration_users, population.n_users // 2)
+    pick = np.random.default_rng([seed, 2]).choice(population.n_users, n_calibration, replace=False)
+    chosen = np.sort(population.user_ids[pick])
+    return _calibrate_no_click(world, offsets, chosen, seed, settings)
 
 
 def _calibrate_no_click(
     world: FittedWorld,
     offsets: np.ndarray,
-    sessions: int,
+    user_ids: np.ndarray,
     seed: int,
     settings: dict[str, Any],
 ) -> FittedWorld:
     from recoworld.agents import make_agent
 
     base = world.user_config.no_click_utility
-    real = world.activity.astype(np.float64)
+    real = world.activity[np.searchsorted(world.population.user_ids, user_ids)].astype(np.float64)
     tried: dict[float, float] = {}
 
     def statistic(value: float) -> float:
@@ -197,7 +214,7 @@ def _calibrate_no_click(
             )
             try:
                 agent = make_agent("random", env, seed=seed)
-                per_session, _, _ = _play(env, agent, sessions, seed)
+                per_session, _, _ = _play(env, agent, user_ids, seed)
             finally:
                 env.close()
             tried[value] = float(scipy.stats.ks_2samp(per_session, real).statistic)
@@ -214,7 +231,7 @@ def _calibrate_no_click(
         "ks_activity": statistics[best],
         "tried": values,
         "ks_tried": statistics,
-        "sessions": sessions,
+        "users": user_ids.tolist(),
         "agent": "random",
         "env_settings": settings,
     }
@@ -267,7 +284,8 @@ class WorldFidelity:
             cut by the turn limit, ``max_session_turns``); under ``"real"``:
             ``"interactions_per_user_mean"``, ``"interactions_per_user_median"``,
             ``"top10_share"``, ``"users"``, ``"interactions"``.
-        config: the agents, sessions and seed.
+        config: the agents, the number and ids of the users compared, whether they were held
+            out of a calibration, the seed and the env settings.
     """
 
     metrics: dict[str, dict[str, float]]
@@ -286,7 +304,10 @@ class WorldFidelity:
         from recoworld.evaluation.report import format_number
 
         agents = [name for name in self.metrics if name != "real"]
-        table = Table(title="Fitted world against the real log")
+        held = " held out of the calibration" if self.config["held_out_from_calibration"] else ""
+        table = Table(
+            title=f"Fitted world against the real log: {self.config['users']} users{held}"
+        )
         table.add_column("Metric")
         for name in [*agents, "real"]:
             table.add_column(name, justify="right")
@@ -313,28 +334,31 @@ def world_fidelity(
     log: Interactions,
     *,
     agents: Sequence[str] = ("random", "popular"),
-    sessions: int | None = None,
+    users: int | None = None,
     seed: int = 0,
     **env_kwargs: Any,
 ) -> WorldFidelity:
-    """Play ``sessions`` one-session episodes of ``RecoWorld-v0`` on ``world`` with each agent
-    (a name registered for ``RecoWorld-v0``, :func:`recoworld.agents.agent_names`) and compare
-    the fitted users with the real ``log`` (see the module docstring).
+    """Each held-out fitted user plays one session of ``RecoWorld-v0`` on ``world`` with each
+    agent (a name registered for ``RecoWorld-v0``, :func:`recoworld.agents.agent_names`), and
+    the sessions are compared with the same users' interactions in the real ``log`` (see the
+    module docstring).
 
-    Episode ``i`` resets with seed ``seed + i`` (every agent meets the same users);
-    ``sessions`` defaults to the number of population users. ``env_kwargs`` are further
-    ``RecoWorld-v0`` settings (``multi_session`` is always off: one session per episode).
+    The held-out users are the population's users not used to calibrate the world
+    (:attr:`FittedWorld.calibration`; all of them for a world not calibrated); ``users`` plays
+    only that many of them, drawn with the seed. User ``i`` (in id order) plays with reset seed
+    ``seed + i`` (``options={"user_id": id}``), so every agent meets the same users on the same
+    seeds. The real side is the same users' rows of ``log``: their interaction counts and the
+    share of their interactions on the top 10% items of the whole log. ``env_kwargs`` are
+    further ``RecoWorld-v0`` settings (``multi_session`` is always off: one session per user).
 
     Raises:
-        ValueError: an unknown agent, ``sessions`` not a positive integer, a bad seed, an empty
-            log, or a log naming items outside the world's catalog.
+        ValueError: an unknown agent, ``users`` not a positive integer or more than the
+            held-out users, a bad seed, an empty log, or a log naming items outside the world's
+            catalog.
     """
     from recoworld.agents import make_agent
 
     seed = check_seed("seed", seed)
-    if sessions is None:
-        sessions = world.population.n_users
-    sessions = check_int("sessions", sessions, 1)
     if isinstance(agents, str) or not agents:
         raise ValueError(f"agents={agents!r} must be a non-empty sequence of agent names")
     if len(log) == 0:
@@ -345,30 +369,45 @@ def world_fidelity(
             f"log names item row {int(log.items.max())}, outside the world's 0..{n_items - 1}"
         )
     if "multi_session" in env_kwargs:
-        raise ValueError("multi_session: world_fidelity plays one session per episode")
+        raise ValueError("multi_session: world_fidelity plays one session per user")
+    calibrated = [] if world.calibration is None else world.calibration["users"]
+    held_out = np.setdiff1d(world.population.user_ids, np.asarray(calibrated, dtype=np.int64))
+    if users is not None:
+        users = check_int("users", users, 1, len(held_out))
+        pick = np.random.default_rng([seed, 3]).choice(len(held_out), users, replace=False)
+        held_out = np.sort(held_out[pick])
     item_counts = np.bincount(log.items, minlength=n_items)
     head = _head_items(item_counts)
-    user_counts = np.bincount(log.users)
-    real_activity = user_counts[user_counts > 0].astype(np.float64)
+    mine = np.isin(log.users, held_out)
+    user_counts = np.bincount(log.users, minlength=int(held_out.max()) + 1)
+    real_activity = user_counts[held_out].astype(np.float64)
+    mine_items = np.bincount(log.items[mine], minlength=n_items)
     metrics: dict[str, dict[str, float]] = {
         "real": {
             "interactions_per_user_mean": float(real_activity.mean()),
             "interactions_per_user_median": float(np.median(real_activity)),
-            "top10_share": float(item_counts[head].sum() / item_counts.sum()),
-            "users": float(len(real_activity)),
-            "interactions": float(len(log)),
+            "top10_share": float(mine_items[head].sum() / max(mine_items.sum(), 1)),
+            "users": float(len(held_out)),
+            "interactions": float(mine.sum()),
         }
     }
     for name in agents:
         env = gym.make("RecoWorld-v0", world=world, **env_kwargs)
         try:
             agent = make_agent(name, env, seed=seed)
-            per_session, clicked, capped = _play(env, agent, sessions, seed)
+            per_session, clicked, capped = _play(env, agent, held_out, seed)
         finally:
             env.close()
         metrics[name] = _activity_metrics(per_session, clicked, real_activity, head, n_items)
         metrics[name]["capped_share"] = capped
-    config = {"agents": list(agents), "sessions": sessions, "seed": seed, **env_kwargs}
+    config = {
+        "agents": list(agents),
+        "users": len(held_out),
+        "user_ids": held_out.tolist(),
+        "held_out_from_calibration": world.calibration is not None,
+        "seed": seed,
+        **env_kwargs,
+    }
     return WorldFidelity(metrics=metrics, config=config)
 
 
@@ -379,15 +418,16 @@ def _head_items(counts: np.ndarray) -> np.ndarray:
 
 
 def _play(
-    env: gym.Env, agent: Any, sessions: int, seed: int
+    env: gym.Env, agent: Any, user_ids: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Clicks per session, every clicked item, and the share of sessions cut by the turn
-    limit (``truncated``)."""
-    per_session = np.zeros(sessions, dtype=np.float64)
+    """One session of each user in ``user_ids`` (user ``i`` with reset seed ``seed + i``):
+    clicks per session, every clicked item, and the share of sessions cut by the turn limit
+    (``truncated``)."""
+    per_session = np.zeros(len(user_ids), dtype=np.float64)
     capped = 0
     clicked: list[np.ndarray] = []
-    for episode in range(sessions):
-        observation, info = env.reset(seed=seed + episode)
+    for episode, user in enumerate(user_ids):
+        observation, info = env.reset(seed=seed + episode, options={"user_id": int(user)})
         agent.reset(seed=seed + episode)
         done = False
         while not done:
@@ -398,7 +438,7 @@ def _play(
             done = terminated or truncated
         capped += int(truncated and not terminated)
     items = np.concatenate(clicked) if clicked else np.empty(0, np.int64)
-    return per_session, items, capped / sessions
+    return per_session, items, capped / len(user_ids)
 
 
 def _activity_metrics(

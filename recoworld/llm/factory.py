@@ -11,6 +11,16 @@ from recoworld.llm.usage import MeteredChatModel, UsageMeter
 
 LOCAL = "local"
 """The spec of the embedded offline default (SmolLM2-135M-Instruct in process)."""
+HF_PREFIX = "hf:"
+"""The prefix of a spec naming a Hugging Face model folder run with transformers."""
+
+
+def hf_folder(spec: str) -> str:
+    """The folder of an ``"hf:<folder>"`` spec, or ``ValueError`` when it names none."""
+    folder = spec[len(HF_PREFIX) :].strip()
+    if not folder:
+        raise ValueError(f"llm={spec!r} names no folder: write 'hf:/path/to/model-folder'")
+    return folder
 
 
 def make_chat_model(
@@ -26,8 +36,11 @@ def make_chat_model(
     """The chat model named by ``spec``, optionally cached and metered.
 
     Args:
-        spec: ``"local"`` for the embedded model (:class:`~recoworld.llm.LocalChatModel`), any
-            other string for a litellm model string (``"openai/gpt-4o-mini"``,
+        spec: ``"local"`` for the embedded model (:class:`~recoworld.llm.LocalChatModel`),
+            ``"hf:<folder>"`` for a Hugging Face model folder run with transformers (the align
+            extra; e.g. an ``llm-aligned`` checkpoint,
+            :class:`~recoworld.llm.transformers_backend.TransformersChatModel`), any other
+            string for a litellm model string (``"openai/gpt-4o-mini"``,
             ``"ollama/llama3.2"``, ``"openai/local"`` with ``api_base`` for ``recoworld llm
             serve``...), or a ready :class:`~recoworld.llm.ChatModel`, used as it is.
         cache: ``True`` for the persistent response cache at its default place (under the
@@ -60,6 +73,11 @@ def make_chat_model(
 
             _no_prices(spec, input_cost_per_token, output_cost_per_token)
             model: ChatModel = LocalChatModel()
+        elif spec.startswith(HF_PREFIX):
+            from recoworld.llm.transformers_backend import TransformersChatModel
+
+            _no_prices(spec, input_cost_per_token, output_cost_per_token)
+            model = TransformersChatModel(hf_folder(spec))
         else:
             from recoworld.llm.litellm_backend import LiteLLMChatModel
 
@@ -90,7 +108,13 @@ def make_chat_model(
 def _no_prices(spec: object, input_cost: float | None, output_cost: float | None) -> None:
     """Prices are for litellm model strings: refuse them elsewhere rather than ignore them."""
     if input_cost is not None or output_cost is not None:
-        what = "the embedded model (free)" if spec == LOCAL else "a ChatModel object"
+        what = (
+            "the embedded model (free)"
+            if spec == LOCAL
+            else "a local model folder (free)"
+            if isinstance(spec, str)
+            else "a ChatModel object"
+        )
         raise ValueError(
             "input_cost_per_token/output_cost_per_token apply to litellm model strings, not to "
             f"{what}; a ChatModel reports its own cost"

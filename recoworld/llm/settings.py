@@ -32,7 +32,7 @@ from typing import Any
 
 from recoworld.llm.base import ChatModel
 from recoworld.llm.cache import ResponseCache
-from recoworld.llm.factory import make_chat_model
+from recoworld.llm.factory import HF_PREFIX, hf_folder, make_chat_model
 from recoworld.validation import ON_ERROR, check_choice, check_int, check_number
 
 __all__ = ["LLMSettings", "LLMSpec"]
@@ -49,8 +49,10 @@ class LLMSettings:
     """
 
     model: str | ChatModel = "local"
-    """``"local"`` (the embedded SmolLM2-135M-Instruct), a litellm model string
-    (``"openai/gpt-4o-mini"``, ``"ollama/llama3.2"``...), or a ready ChatModel used as it is."""
+    """``"local"`` (the embedded SmolLM2-135M-Instruct), ``"hf:<folder>"`` (a Hugging Face
+    model folder run with transformers, e.g. an ``llm-aligned`` checkpoint), a litellm model
+    string (``"openai/gpt-4o-mini"``, ``"ollama/llama3.2"``...), or a ready ChatModel used as
+    it is."""
     cache: bool | str | os.PathLike[str] | ResponseCache | None = None
     """Response cache: ``True`` (the default file), a path, a ResponseCache, or None."""
     cost_cap_usd: float | None = None
@@ -80,6 +82,8 @@ class LLMSettings:
         if isinstance(model, str):
             if not model:
                 raise ValueError("llm.model='' is empty: use 'local' or a litellm model string")
+            if model.startswith(HF_PREFIX):
+                hf_folder(model)
         elif not isinstance(model, ChatModel):
             raise ValueError(
                 f"llm.model={model!r} must be 'local', a litellm model string or a ChatModel"
@@ -111,7 +115,7 @@ class LLMSettings:
                 f"(got {self.input_cost_per_token!r} and {self.output_cost_per_token!r})"
             )
         if self.input_cost_per_token is not None and not (
-            isinstance(model, str) and model != "local"
+            isinstance(model, str) and model != "local" and not model.startswith(HF_PREFIX)
         ):
             raise ValueError(
                 "llm.input_cost_per_token/output_cost_per_token apply to a litellm model "

@@ -86,6 +86,8 @@ class UserPopulation:
                 f"user_ids has shape {ids.shape} and dtype {ids.dtype}; it must be ({n},) integers"
             )
         object.__setattr__(self, "user_ids", ids.astype(np.int64))
+        if len(np.unique(self.user_ids)) != n:
+            raise ValueError("user_ids repeat an id: each population user needs its own")
         if self.history is not None:
             history = np.asarray(self.history, dtype=np.float32)
             if history.ndim != 2 or history.shape[0] != n:
@@ -131,14 +133,38 @@ class UserPopulation:
                     f"{config.n_interests}) need {shape}"
                 )
 
+    def index_of(self, user_id: int) -> int:
+        """The population index of the user whose id is ``user_id``.
+
+        Raises:
+            ValueError: no population user has that id.
+        """
+        found = np.flatnonzero(self.user_ids == user_id)
+        if isinstance(user_id, bool) or not isinstance(user_id, int | np.integer) or not found.size:
+            raise ValueError(
+                f"user_id={user_id!r} is not the id of a population user (ids such as "
+                f"{self.user_ids[:3].tolist()}, {self.n_users} users)"
+            )
+        return int(found[0])
+
     def assign(
-        self, state: LatentUserState, rows: np.ndarray | slice, rng: np.random.Generator
+        self,
+        state: LatentUserState,
+        rows: np.ndarray | slice,
+        rng: np.random.Generator,
+        picks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Replace the users of ``state`` at ``rows`` with users drawn from the population
-        (uniformly, with replacement, from ``rng``), in place; return the drawn population
-        indices."""
+        """Replace the users of ``state`` at ``rows`` with users of the population, in place:
+        ``picks`` (population indices, one per row) or, by default, users drawn uniformly with
+        replacement from ``rng`` (nothing is drawn when ``picks`` is given); return the
+        population indices."""
         n_rows = len(range(state.n_users)[rows]) if isinstance(rows, slice) else len(rows)
-        picks = rng.integers(0, self.n_users, size=n_rows)
+        if picks is None:
+            picks = rng.integers(0, self.n_users, size=n_rows)
+        elif np.shape(picks) != (n_rows,) or not np.all((picks >= 0) & (picks < self.n_users)):
+            raise ValueError(
+                f"picks={picks!r} must be {n_rows} population indices in 0..{self.n_users - 1}"
+            )
         for name in _KEPT:
             getattr(state, name)[rows] = getattr(self.users, name)[picks]
         state.patience[rows] = self.users.base_patience[picks]

@@ -25,7 +25,7 @@ from recoworld.fidelity import (
     simulator_names,
     simulator_options,
 )
-from recoworld.fidelity.report import USAGE_METRICS
+from recoworld.fidelity.report import RATIONALE_METRICS, USAGE_METRICS
 from recoworld.llm import ScriptedChatModel, Usage
 
 
@@ -139,6 +139,27 @@ def test_usage_is_reported_where_given_and_only_then(catalog: Catalog) -> None:
         fidelity_report(model, built, usage=3)  # type: ignore[arg-type]
 
 
+def test_training_rationale_usage_is_reported_apart_from_the_scoring(catalog: Catalog) -> None:
+    train = Interactions(np.array([0, 0]), np.array([1, 2]), np.ones(2), np.arange(2))
+    built = hand_scenes([[1, 3], [2, 3]], [0, 1], [1, 2])
+    model = PopularitySimulator().fit(train, catalog)
+    # As llm-aligned keeps them: usage is everything, rationale_usage the training's part.
+    model.usage = Usage(calls=10, prompt_tokens=100, completion_tokens=8, cost_usd=0.25)  # type: ignore[attr-defined]
+    model.rationale_usage = Usage(calls=4, prompt_tokens=40, completion_tokens=8, cost_usd=0.25)  # type: ignore[attr-defined]
+    metrics = fidelity_report(model, built).metrics
+    assert metrics["llm_calls"] == 6 and metrics["prompt_tokens"] == 60
+    assert metrics["completion_tokens"] == 0 and metrics["cost_usd"] == 0
+    assert metrics["rationale_calls"] == 4 and metrics["rationale_prompt_tokens"] == 40
+    assert metrics["rationale_completion_tokens"] == 8 and metrics["rationale_cost_usd"] == 0.25
+    assert set(RATIONALE_METRICS) <= set(metrics)
+    text = _render(fidelity_report(model, built).table())
+    assert "Training: rationale requests sent" in text and "$0.2500" in text
+    given = fidelity_report(model, built, usage=Usage(calls=1), rationale_usage=Usage(calls=2))
+    assert given.metrics["llm_calls"] == 1 and given.metrics["rationale_calls"] == 2
+    with pytest.raises(ValueError, match="rationale_usage=3"):
+        fidelity_report(model, built, rationale_usage=3)  # type: ignore[arg-type]
+
+
 def test_llm_aligned_is_made_lazily_with_its_options(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -150,15 +171,22 @@ def test_llm_aligned_is_made_lazily_with_its_options(
         def __init__(self, **kwargs: object) -> None:
             made.append(kwargs)
 
+        @classmethod
+        def load(cls, path: Path) -> StandIn:
+            return cls(loaded=path)
+
     module = types.ModuleType("recoworld.fidelity.aligned")
     module.AlignedSceneSimulator = StandIn  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", module)
-    assert isinstance(
-        make_simulator("llm-aligned", seed=4, llm="local", checkpoint=tmp_path), StandIn
-    )
-    assert made == [{"seed": 4, "checkpoint": tmp_path, "rationale_llm": "local"}]
+    assert isinstance(make_simulator("llm-aligned", seed=4, llm="local"), StandIn)
+    assert made == [{"seed": 4, "rationale_llm": "local"}]
     make_simulator("llm-aligned")
-    assert made[-1] == {"seed": 0, "checkpoint": None, "rationale_llm": None}
+    assert made[-1] == {"seed": 0, "rationale_llm": None}
+    # A checkpoint is loaded the way load() does it (its threads and batch size restored).
+    assert isinstance(make_simulator("llm-aligned", checkpoint=tmp_path), StandIn)
+    assert made[-1] == {"loaded": tmp_path}
+    with pytest.raises(ValueError, match=r"llm-aligned.*nothing is trained.*give one"):
+        make_simulator("llm-aligned", llm="local", checkpoint=tmp_path)
     monkeypatch.setitem(sys.modules, "recoworld.fidelity.aligned", None)  # not installed
     with pytest.raises(
         ImportError,

@@ -116,6 +116,11 @@ def test_saving_never_loses_a_folder(name: str, saved: Any, tmp_path: Path) -> N
     (folder / METADATA_FILE).write_text("{}")
     simulator.save(folder, overwrite=True)  # replaces an earlier save
     assert json.loads((folder / METADATA_FILE).read_text())["n_items"] == N_ITEMS
+    # A folder another kind of simulator saved is not replaced.
+    (folder / METADATA_FILE).write_text('{"format": "recoworld.fidelity.OtherSimulator"}')
+    with pytest.raises(FileExistsError, match=r"OtherSimulator.*another kind"):
+        simulator.save(folder, overwrite=True)
+    assert "OtherSimulator" in (folder / METADATA_FILE).read_text()
     other = tmp_path / "notes"
     other.mkdir()
     (other / "thesis.tex").write_text("precious")

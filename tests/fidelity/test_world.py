@@ -52,7 +52,7 @@ def fitted() -> tuple[Catalog, Interactions, FittedWorld]:
     simulator = LatentFittedSimulator(seed=0, collaborative_dims=4, fit_scenes=400)
     with warnings.catch_warnings():  # negative fitted weights set to 0: said, and expected here
         warnings.simplefilter("ignore", UserWarning)
-        world = fit_world(log, catalog, seed=0, simulator=simulator, calibration_sessions=40)
+        world = fit_world(log, catalog, seed=0, simulator=simulator, calibration_users=10)
     return catalog, log, world
 
 
@@ -166,38 +166,49 @@ def test_population_validation():
         UserPopulation(users, np.arange(3))
 
 
+def held_out(world: FittedWorld) -> np.ndarray:
+    assert world.calibration is not None
+    return np.setdiff1d(world.population.user_ids, world.calibration["users"])
+
+
 def test_world_fidelity_compares_activity_and_popularity_bias(fitted):
     _, log, world = fitted
-    report = world_fidelity(world, log, agents=("random", "popular"), sessions=20, seed=0)
+    report = world_fidelity(world, log, agents=("random", "popular"), seed=0)
+    ids = held_out(world)
+    assert len(ids) == 29 and report.config["user_ids"] == ids.tolist()
     real = report.metrics["real"]
     counts = np.bincount(log.items, minlength=world.catalog.n_items)
     head = np.argsort(-counts, kind="stable")[:30]
-    assert real["top10_share"] == pytest.approx(counts[head].sum() / len(log))
-    assert real["users"] == 39
-    assert real["interactions_per_user_mean"] == pytest.approx(len(log) / 39)
+    theirs = np.isin(log.users, ids)
+    assert real["top10_share"] == pytest.approx(np.isin(log.items[theirs], head).mean())
+    assert real["users"] == 29
+    assert real["interactions_per_user_mean"] == pytest.approx(theirs.sum() / 29)
     for name in ("random", "popular"):
         metrics = report.metrics[name]
         assert 0.0 <= metrics["ks_activity"] <= 1.0
-        assert metrics["sessions"] == 20
+        assert metrics["sessions"] == 29
         assert 0.0 <= metrics["top10_share"] <= 1.0
     # the popular agent pushes clicks to the head of the catalog more than the random one
     assert report.metrics["popular"]["top10_share"] > report.metrics["random"]["top10_share"]
-    again = world_fidelity(world, log, agents=("random", "popular"), sessions=20, seed=0)
+    again = world_fidelity(world, log, agents=("random", "popular"), seed=0)
     assert again.to_dict() == report.to_dict()
 
 
-def test_world_fidelity_ks_matches_scipy_on_its_own_sessions(fitted):
+def test_world_fidelity_plays_each_held_out_user_once(fitted):
     import scipy.stats
 
-    _, log, world = fitted
-    report = world_fidelity(world, log, agents=("random",), sessions=15, seed=3)
-    env = gym.make("RecoWorld-v0", world=world)
     from recoworld.agents import make_agent
 
+    _, log, world = fitted
+    report = world_fidelity(world, log, agents=("random",), users=8, seed=3)
+    ids = report.config["user_ids"]
+    assert len(ids) == 8 and set(ids) <= set(held_out(world).tolist())
+    env = gym.make("RecoWorld-v0", world=world)
     agent = make_agent("random", env, seed=3)
     clicks = []
-    for episode in range(15):
-        observation, info = env.reset(seed=3 + episode)
+    for episode, user in enumerate(ids):
+        observation, info = env.reset(seed=3 + episode, options={"user_id": user})
+        assert info["user_id"] == user
         agent.reset(seed=3 + episode)
         total, done = 0, False
         while not done:
@@ -205,29 +216,48 @@ def test_world_fidelity_ks_matches_scipy_on_its_own_sessions(fitted):
             total += len(info["clicks"])
             done = terminated or truncated
         clicks.append(total)
-    real = np.bincount(log.users)
-    real = real[real > 0]
+    real = np.bincount(log.users)[ids]
     expected = scipy.stats.ks_2samp(clicks, real).statistic
     assert report.metrics["random"]["ks_activity"] == pytest.approx(expected)
     assert report.metrics["random"]["clicks_per_session_mean"] == pytest.approx(np.mean(clicks))
 
 
+def test_reset_can_name_the_fitted_user(fitted):
+    catalog, _, world = fitted
+    env = gym.make("RecoWorld-v0", world=world)
+    user = int(world.population.user_ids[5])
+    _, info = env.reset(seed=0, options={"user_id": user})
+    assert info["user_id"] == user
+    np.testing.assert_allclose(
+        env.unwrapped.core.state.interests[0], world.population.users.interests[5], rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="user_id=3 is not the id of a population user"):
+        env.reset(options={"user_id": 3})
+    with pytest.raises(ValueError, match="only option is user_id"):
+        env.reset(options={"user_id": user, "day": 2})
+    plain = gym.make("RecoWorld-v0", catalog=catalog, num_candidates=50)
+    with pytest.raises(ValueError, match="user_id needs a world="):
+        plain.reset(options={"user_id": user})
+
+
 def test_world_fidelity_errors(fitted):
     _, log, world = fitted
     with pytest.raises(ValueError, match="no-such-agent"):
-        world_fidelity(world, log, agents=("no-such-agent",), sessions=2)
-    with pytest.raises(ValueError, match="sessions"):
-        world_fidelity(world, log, sessions=0)
+        world_fidelity(world, log, agents=("no-such-agent",), users=2)
+    with pytest.raises(ValueError, match="users"):
+        world_fidelity(world, log, users=0)
+    with pytest.raises(ValueError, match="users"):
+        world_fidelity(world, log, users=30)  # 29 are held out
     with pytest.raises(ValueError, match="agents="):
-        world_fidelity(world, log, agents="random", sessions=2)
+        world_fidelity(world, log, agents="random", users=2)
     with pytest.raises(ValueError, match="multi_session"):
-        world_fidelity(world, log, sessions=2, multi_session=True)
+        world_fidelity(world, log, users=2, multi_session=True)
     outside = Interactions(
         np.array([0]), np.array([world.catalog.n_items]), np.array([4.0], np.float32),
         np.array([0]),
     )  # fmt: skip
     with pytest.raises(ValueError, match="outside the world's"):
-        world_fidelity(world, outside, sessions=2)
+        world_fidelity(world, outside, users=2)
 
 
 def test_fit_world_errors():
@@ -262,7 +292,7 @@ def test_the_no_click_utility_is_calibrated_to_the_log_activity(fitted):
 
     _, _, world = fitted
     calibration = world.calibration
-    assert calibration is not None and calibration["sessions"] == 40
+    assert calibration is not None and len(calibration["users"]) == 10
     base = world.simulator.user_model_config().no_click_utility
     grid = base + np.asarray(NO_CLICK_OFFSETS)
     tried = np.asarray(calibration["tried"])
@@ -274,10 +304,13 @@ def test_the_no_click_utility_is_calibrated_to_the_log_activity(fitted):
     best = int(np.argmin(calibration["ks_tried"]))
     assert world.user_config.no_click_utility == calibration["tried"][best]
     assert calibration["ks_activity"] == min(calibration["ks_tried"])
-    # the statistic of the chosen value is what 40 random-slate sessions on the world give
+    # the statistic of the chosen value is what the calibration users' random-slate sessions
+    # give against their own activity
     env = gym.make("RecoWorld-v0", world=world)
-    per_session, _, _ = _play(env, make_agent("random", env, seed=0), 40, 0)
-    expected = scipy.stats.ks_2samp(per_session, world.activity).statistic
+    ids = np.asarray(calibration["users"])
+    per_session, _, _ = _play(env, make_agent("random", env, seed=0), ids, 0)
+    activity = world.activity[np.searchsorted(world.population.user_ids, ids)]
+    expected = scipy.stats.ks_2samp(per_session, activity).statistic
     assert calibration["ks_activity"] == pytest.approx(expected)
 
 
@@ -286,11 +319,17 @@ def test_calibration_can_be_skipped_and_checks_its_arguments(fitted):
     simulator = world.simulator
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        plain = fit_world(log, catalog, simulator=simulator, calibration_sessions=None)
+        plain = fit_world(log, catalog, simulator=simulator, calibration_users=None)
         assert plain.calibration is None
         assert plain.user_config.no_click_utility == simulator.user_model_config().no_click_utility
-        with pytest.raises(ValueError, match="calibration_sessions"):
-            fit_world(log, catalog, simulator=simulator, calibration_sessions=0)
+        with pytest.raises(ValueError, match="calibration_users"):
+            fit_world(log, catalog, simulator=simulator, calibration_users=0)
+        one_user = log.take(np.flatnonzero(log.users == 5))
+        with pytest.raises(ValueError, match="leaves none held out"):
+            fit_world(one_user, catalog, simulator=simulator)
+        other = generate_catalog(SyntheticCatalogConfig(n_items=301, embedding_dim=8), seed=0)
+        with pytest.raises(ValueError, match="fitted on a catalog of 300 items"):
+            fit_world(log, other, simulator=simulator)
         with pytest.raises(ValueError, match="no_click_offsets"):
             fit_world(log, catalog, simulator=simulator, no_click_offsets=[])
         with pytest.raises(ValueError, match="no_click_offsets"):

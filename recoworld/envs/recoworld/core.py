@@ -314,7 +314,13 @@ class RecoWorldCore:
         self._latest = checkpoint.latest
 
     # ------------------------------------------------------------------ reset
-    def reset(self, rng: np.random.Generator, *, reseeded: bool = True) -> None:
+    def reset(
+        self,
+        rng: np.random.Generator,
+        *,
+        reseeded: bool = True,
+        picks: np.ndarray | None = None,
+    ) -> None:
         """A fresh batch of users; with ``reseeded`` also a new retrieval permutation.
 
         The permutation is drawn when the env is (re)seeded or on its first reset, so a reset
@@ -323,7 +329,7 @@ class RecoWorldCore:
         if reseeded or not self._perm_drawn:
             self._perm[:] = rng.permutation(self.catalog.n_items)
             self._perm_drawn = True
-        self._new_users(self._all_rows, rng)
+        self._new_users(self._all_rows, rng, picks)
         self.more_of.fill(-1)
         self.less_of.fill(-1)
         self.instruction_age.fill(0)
@@ -342,15 +348,18 @@ class RecoWorldCore:
         self.day[rows] = 0.0
         self.retrieve(rows, rng)
 
-    def _new_users(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+    def _new_users(
+        self, rows: np.ndarray, rng: np.random.Generator, picks: np.ndarray | None = None
+    ) -> None:
         """Fresh users at ``rows``: from the prior (empty watch history), or drawn from the
-        population (with its watch history, if it has one)."""
+        population (``picks``: these population indices; with its watch history, if it has
+        one)."""
         if self.population is None:
             resample_users(self.state, rows, self.catalog, self.user_config, rng)
             self.user_ids[rows] = -1
             self.history[rows] = 0.0
             return
-        picks = self.population.assign(self.state, rows, rng)
+        picks = self.population.assign(self.state, rows, rng, picks)
         self.user_ids[rows] = self.population.user_ids[picks]
         if self.population.history is None:
             self.history[rows] = 0.0

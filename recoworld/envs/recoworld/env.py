@@ -325,8 +325,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     * ``render_mode``: None or "ansi".
     * ``world``: a :class:`~recoworld.simulators.population.World` (e.g. users fitted to a real
       log by :func:`recoworld.fidelity.fit_world`): its catalog, its user model and its users,
-      one drawn from its population at every reset (``info["user_id"]`` names it); not with
-      ``catalog`` or ``user_config``.
+      one drawn from its population at every reset (``info["user_id"]`` names it), or the one
+      ``env.reset(options={"user_id": id})`` names; not with ``catalog`` or ``user_config``.
+      Without a world, ``reset`` takes no options.
 
     ## Version History
 
@@ -389,10 +390,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     ) -> tuple[ObsType, dict[str, Any]]:
         if seed is not None:  # numpy integers too; a bool or a negative seed is named
             seed = check_seed("seed", seed)
-        if options:
-            raise ValueError(f"options={options!r}: RecoWorld-v0 takes no reset options")
+        picks = self._reset_picks(options)
         super().reset(seed=seed)
-        self.core.reset(self.np_random, reseeded=seed is not None)
+        self.core.reset(self.np_random, reseeded=seed is not None, picks=picks)
         # The voice draws from its own generator, so a voice that draws more or fewer numbers
         # (an LLM voice, another template set) never changes the users' trajectories.
         # It is spawned from the env's seed sequence, drawing nothing from the users' stream.
@@ -403,6 +403,19 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
             self.llm_users.begin([0])
         batch, mask = self.core.observe()
         return self._observe(None, batch, mask)
+
+    def _reset_picks(self, options: dict[str, Any] | None) -> np.ndarray | None:
+        """The population index a reset's ``options={"user_id": id}`` names (a world only)."""
+        if not options:
+            return None
+        population = self.core.population
+        if population is None or set(options) != {"user_id"}:
+            allowed = "its only option is user_id" if population is not None else "none"
+            raise ValueError(
+                f"options={options!r}: RecoWorld-v0 takes no other reset options ({allowed}; "
+                "user_id needs a world=)"
+            )
+        return np.array([population.index_of(options["user_id"])])
 
     @property
     def llm_user(self) -> LLMUser | None:
