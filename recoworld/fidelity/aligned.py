@@ -57,7 +57,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,8 @@ import numpy as np
 from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.llm_scene import LETTERS, RATIONALE_MAX_CHARS, choice_schema, scene_prompt
 from recoworld.fidelity.llm_scene import PROMPT_NAME as SCENE_PROMPT
-from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, Scenes, scenes
+from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, Scenes, train_scenes
+from recoworld.folders import check_replaceable, replace_folder
 from recoworld.llm.base import (
     ChatModel,
     CostCapExceeded,
@@ -127,16 +128,6 @@ def _rationale_schema() -> dict[str, Any]:
         "required": ["rationale"],
         "additionalProperties": False,
     }
-
-
-def _history_counts(history: Interactions) -> np.ndarray:
-    """``(n,)`` how many of its user's rows come before each row in (timestamp, item) order."""
-    order = np.lexsort((history.items, history.timestamps, history.users))
-    sorted_users = history.users[order]
-    first = np.searchsorted(sorted_users, sorted_users, side="left")
-    counts = np.empty(len(history), dtype=np.int64)
-    counts[order] = np.arange(len(history)) - first
-    return counts
 
 
 def _entropy(counts: np.ndarray) -> np.ndarray:
@@ -445,39 +436,22 @@ class AlignedSceneSimulator:
     def _train_scenes(self, history: Interactions, catalog: Catalog) -> Scenes:
         if len(history) == 0:
             raise ValueError("history is empty: llm-aligned needs train interactions to fit")
-        pick_rng, scene_rng = spawn_rng(np.random.default_rng(self.seed), 2)
-        eligible = np.flatnonzero(_history_counts(history) >= self.min_history)
-        if len(eligible) == 0:
-            raise ValueError(
-                f"history has no interaction with min_history={self.min_history} earlier rows "
-                "of its user to build train scenes from"
-            )
+        (pick_rng,) = spawn_rng(np.random.default_rng(self.seed), 1)
         if self.n_choices > catalog.n_items:
             raise ValueError(
                 f"n_choices={self.n_choices} exceeds the catalog's {catalog.n_items} items: a "
                 "train scene lists n_choices different items"
             )
-        n = min(self.train_scenes, len(eligible))
-        # Shuffled before the split across samplers: on a log sorted by user, sorted rows would
-        # give each sampler its own users.
-        rows = pick_rng.permutation(np.sort(pick_rng.choice(eligible, size=n, replace=False)))
-        targets = history.take(rows)
-        parts = np.array_split(np.arange(n), len(self.negatives))
-        seeds = scene_rng.integers(0, 2**31, size=len(self.negatives))
-        built = []
-        for negatives, part, seed in zip(self.negatives, parts, seeds, strict=True):
-            if len(part):
-                built.append(
-                    scenes(
-                        history,
-                        targets.take(part),
-                        catalog,
-                        n_choices=self.n_choices,
-                        negatives=negatives,  # type: ignore[arg-type]
-                        seed=int(seed),
-                    )
-                )
-        return _concatenate(built)
+        built, _ = train_scenes(
+            history,
+            catalog,
+            count=self.train_scenes,
+            min_history=self.min_history,
+            negatives=self.negatives,
+            n_choices=self.n_choices,
+            rng=pick_rng,
+        )
+        return built
 
     def prompt_messages(self, scenes: Scenes, scene: int) -> list[Message]:
         """The chat messages of scene ``scene``, as trained on and scored: the
@@ -630,13 +604,7 @@ class AlignedSceneSimulator:
         return sft, pairs
 
     def _train(self, history: Interactions, catalog: Catalog) -> None:
-        from recoworld.training.dpo import (
-            StepLog,
-            TrainingResult,
-            _replace_folder,
-            train_dpo,
-            train_sft,
-        )
+        from recoworld.training.dpo import StepLog, TrainingResult, train_dpo, train_sft
 
         started = time.perf_counter()
         self.failed_rationales = 0  # the counts of this fit (the metadata describes it alone)
@@ -743,7 +711,7 @@ class AlignedSceneSimulator:
             _write_json(final / METADATA_FILE, metadata)
             if self.out is not None:  # (else: the empty folder reserved above)
                 _check_new_folder("out", out, self.overwrite)
-            _replace_folder(final, out)
+            replace_folder(final, out)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             if self.out is None and out.is_dir() and not any(out.iterdir()):
@@ -813,15 +781,13 @@ class AlignedSceneSimulator:
                 "AlignedSceneSimulator.save: no aligned checkpoint to save (call fit first; "
                 "an untrained simulator has none)"
             )
-        from recoworld.training.dpo import _replace_folder
-
         target = Path(path).expanduser()
         _check_new_folder("path", target, overwrite)
         target.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-save-", dir=target.parent))
         try:
             shutil.copytree(self.checkpoint_dir, scratch / "copy")
-            _replace_folder(scratch / "copy", target)
+            replace_folder(scratch / "copy", target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return target
@@ -981,45 +947,10 @@ def _write_json(path: Path, value: Any) -> None:
 def _check_new_folder(name: str, folder: Path, overwrite: bool) -> None:
     """Refuse an existing ``folder`` unless ``overwrite``; even then, only an aligned
     checkpoint (or an empty folder) is replaced, never a folder of other files."""
-    if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"{name} {str(folder)!r} is a file, not a folder")
-    if not folder.exists():
-        return
-    if not overwrite:
-        raise FileExistsError(
-            f"{name} {str(folder)!r} exists; refusing to overwrite it (pass overwrite=True to "
-            "replace it)"
-        )
-    if any(folder.iterdir()) and not (folder / METADATA_FILE).is_file():
-        raise FileExistsError(
-            f"{name} {str(folder)!r} holds files but no {METADATA_FILE}: it is not an "
-            "llm-aligned checkpoint and is not replaced, even with overwrite"
-        )
-
-
-def _concatenate(parts: Sequence[Scenes]) -> Scenes:
-    """One table of the scenes of ``parts``, in order (their configs must agree on
-    ``n_choices``; the first config is kept)."""
-    if len(parts) == 1:
-        return parts[0]
-    offsets = [np.zeros(1, dtype=np.int64)]
-    total = 0
-    for part in parts:
-        offsets.append(part.history_offsets[1:] + total)
-        total += int(part.history_offsets[-1])
-
-    def joined(name: str) -> np.ndarray:
-        return np.concatenate([getattr(part, name) for part in parts])
-
-    return Scenes(
-        users=joined("users"),
-        history_offsets=np.concatenate(offsets),
-        history_items=joined("history_items"),
-        history_ratings=joined("history_ratings"),
-        history_timestamps=joined("history_timestamps"),
-        choices=joined("choices"),
-        answers=joined("answers"),
-        target_rows=joined("target_rows"),
-        target_timestamps=joined("target_timestamps"),
-        config=parts[0].config,
+    check_replaceable(
+        folder,
+        name=name,
+        marker=METADATA_FILE,
+        kind="an llm-aligned checkpoint",
+        overwrite=overwrite,
     )

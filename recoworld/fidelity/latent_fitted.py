@@ -82,7 +82,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from recoworld.catalog import Catalog, Interactions
-from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, SceneConfig, Scenes, scenes
+from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, SceneConfig, Scenes, train_scenes
 from recoworld.fidelity.simulators import (
     METADATA_FILE,
     read_arrays,
@@ -287,33 +287,21 @@ class LatentFittedSimulator:
                 f"0..{catalog.n_items - 1}"
             )
         pick_rng, svd_rng, kmeans_rng = spawn_rng(np.random.default_rng(self.seed), 3)
-        eligible = np.flatnonzero(_history_counts(history) >= self.fit_min_history)
-        if len(eligible) == 0:
-            raise ValueError(
-                f"history has no interaction with fit_min_history={self.fit_min_history} earlier "
-                "rows of its user to fit the choice model on"
-            )
-        n_fit = min(self.fit_scenes, len(eligible))
-        target_rows = np.sort(pick_rng.choice(eligible, size=n_fit, replace=False))
+        built, target_rows = train_scenes(
+            history,
+            catalog,
+            count=self.fit_scenes,
+            min_history=self.fit_min_history,
+            negatives=self.fit_negatives,
+            n_choices=self.n_choices,
+            rng=pick_rng,
+            min_history_name="fit_min_history",
+        )
         keep = np.ones(len(history), dtype=bool)
         keep[target_rows] = False
         fit_items = self._item_side(history.take(keep), catalog, svd_rng)
-        targets = history.take(target_rows)
-        parts = np.array_split(np.arange(n_fit), len(self.fit_negatives))
-        features, answers = [], []
-        for index, (negatives, rows) in enumerate(zip(self.fit_negatives, parts, strict=True)):
-            if len(rows) == 0:
-                continue
-            built = scenes(
-                history,
-                targets.take(rows),
-                catalog,
-                n_choices=min(self.n_choices, catalog.n_items),
-                negatives=negatives,  # type: ignore[arg-type]
-                seed=self.seed + index,
-            )
-            features.append(self._features(built, fit_items, kmeans_rng))
-            answers.append(built.answers)
+        features = [self._features(built, fit_items, kmeans_rng)]
+        answers = [built.answers]
         active = np.array([name in self.terms for name in FEATURES])
         self.choice = _maximise_likelihood(
             np.concatenate(features), np.concatenate(answers), self.config.affinity_scale, active
@@ -855,16 +843,6 @@ def _collaborative_factors(
     factors = np.zeros((n_items, dims))
     factors[:, :rank] = vt.T * values[None, :]
     return _unit(factors)
-
-
-def _history_counts(history: Interactions) -> np.ndarray:
-    """``(n,)`` how many of its user's rows come before each row in (timestamp, item) order."""
-    order = np.lexsort((history.items, history.timestamps, history.users))
-    sorted_users = history.users[order]
-    first = np.searchsorted(sorted_users, sorted_users, side="left")
-    counts = np.empty(len(history), dtype=np.int64)
-    counts[order] = np.arange(len(history)) - first
-    return counts
 
 
 def _maximise_likelihood(

@@ -12,6 +12,7 @@ MovieLens splits are made, so the target itself and anything at or after it neve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +23,15 @@ from recoworld.catalog import Catalog, Interactions
 from recoworld.seeding import spawn_rng
 from recoworld.validation import check_choice, check_int, check_seed
 
-__all__ = ["NEGATIVE_SAMPLERS", "SIMILAR_TEMPERATURE", "SceneConfig", "Scenes", "scenes"]
+__all__ = [
+    "NEGATIVE_SAMPLERS",
+    "SIMILAR_TEMPERATURE",
+    "SceneConfig",
+    "Scenes",
+    "earlier_rows",
+    "scenes",
+    "train_scenes",
+]
 
 NegativeSampler = Literal["popularity", "uniform", "similar"]
 NEGATIVE_SAMPLERS: tuple[NegativeSampler, ...] = ("popularity", "uniform", "similar")
@@ -112,6 +121,41 @@ class Scenes:
         start, stop = self.history_offsets[scene], self.history_offsets[scene + 1]
         return self.history_items[start:stop]
 
+    @staticmethod
+    def concatenate(parts: Sequence[Scenes]) -> Scenes:
+        """One table of the scenes of ``parts``, in order (the first part's config is kept).
+
+        Raises:
+            ValueError: no part, or parts with different ``n_choices``.
+        """
+        if not parts:
+            raise ValueError("Scenes.concatenate: no scenes to join")
+        if len({part.n_choices for part in parts}) > 1:
+            raise ValueError("Scenes.concatenate: the parts list different numbers of choices")
+        if len(parts) == 1:
+            return parts[0]
+        starts = np.cumsum([0] + [int(part.history_offsets[-1]) for part in parts[:-1]])
+        offsets = [np.zeros(1, dtype=np.int64)]
+        offsets += [
+            part.history_offsets[1:] + start for part, start in zip(parts, starts, strict=True)
+        ]
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        return Scenes(
+            users=joined("users"),
+            history_offsets=np.concatenate(offsets),
+            history_items=joined("history_items"),
+            history_ratings=joined("history_ratings"),
+            history_timestamps=joined("history_timestamps"),
+            choices=joined("choices"),
+            answers=joined("answers"),
+            target_rows=joined("target_rows"),
+            target_timestamps=joined("target_timestamps"),
+            config=parts[0].config,
+        )
+
     def take(self, rows: np.ndarray) -> Scenes:
         """The scenes at ``rows`` (in that order; repeats allowed) as a new table with the same
         config, e.g. to score a subset or to split scenes into batches.
@@ -141,6 +185,76 @@ class Scenes:
             target_timestamps=self.target_timestamps[rows],
             config=self.config,
         )
+
+
+def earlier_rows(history: Interactions) -> np.ndarray:
+    """``(n,)`` int64: how many of its user's rows come before each row of ``history`` in
+    (timestamp, item row) order, the order a scene's history follows (the length of the history a
+    scene of that row would have)."""
+    order = np.lexsort((history.items, history.timestamps, history.users))
+    sorted_users = history.users[order]
+    first = np.searchsorted(sorted_users, sorted_users, side="left")
+    counts = np.empty(len(history), dtype=np.int64)
+    counts[order] = np.arange(len(history)) - first
+    return counts
+
+
+def train_scenes(
+    history: Interactions,
+    catalog: Catalog,
+    *,
+    count: int,
+    min_history: int,
+    negatives: Sequence[str],
+    n_choices: int,
+    rng: np.random.Generator,
+    min_history_name: str = "min_history",
+) -> tuple[Scenes, np.ndarray]:
+    """Scenes made from a train log itself, to fit a simulator on: ``count`` target rows (all
+    eligible ones if fewer) drawn without replacement from ``rng`` among the rows with at least
+    ``min_history`` earlier rows of their user, shuffled, and split in equal shares across the
+    ``negatives`` samplers; a scene's history is its user's rows before its target, as in
+    :func:`scenes`.
+
+    Returns:
+        The scenes (in sampler order) and ``(n,)`` the rows of ``history`` they hold out, in
+        scene order (e.g. to keep them out of features fitted on the rest).
+
+    Raises:
+        ValueError: an empty log, no eligible row (naming ``min_history_name``), or what
+            :func:`scenes` refuses (``n_choices`` larger than the catalog...).
+    """
+    if len(history) == 0:
+        raise ValueError("history is empty: no train scene can be made from it")
+    if isinstance(negatives, str) or not negatives:
+        raise ValueError(f"negatives={negatives!r} must be a non-empty tuple of samplers")
+    eligible = np.flatnonzero(earlier_rows(history) >= min_history)
+    if len(eligible) == 0:
+        raise ValueError(
+            f"history has no interaction with {min_history_name}={min_history} earlier rows of "
+            "its user to make a train scene of"
+        )
+    n = min(count, len(eligible))
+    # Shuffled before the split across samplers: on a log sorted by user, rows in order would
+    # give each sampler its own users.
+    rows = rng.permutation(np.sort(rng.choice(eligible, size=n, replace=False)))
+    seeds = rng.integers(0, 2**31, size=len(negatives))
+    parts = np.array_split(np.arange(n), len(negatives))
+    built, held = [], []
+    for sampler, part, seed in zip(negatives, parts, seeds, strict=True):
+        if len(part):
+            built.append(
+                scenes(
+                    history,
+                    history.take(rows[part]),
+                    catalog,
+                    n_choices=n_choices,
+                    negatives=sampler,  # type: ignore[arg-type]
+                    seed=int(seed),
+                )
+            )
+            held.append(rows[part])
+    return Scenes.concatenate(built), np.concatenate(held)
 
 
 def scenes(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import Scenes
+from recoworld.folders import check_replaceable, replace_folder, staging_folder
 from recoworld.validation import check_seed
 
 if TYPE_CHECKING:
@@ -312,46 +312,26 @@ def write_simulator_folder(
         NotADirectoryError: ``path`` is a file.
         OSError: the folder cannot be written.
     """
-    target = Path(path)
-    if target.exists() or target.is_symlink():
-        if not target.is_dir():
-            raise NotADirectoryError(f"simulator folder {str(target)!r} is a file; name a folder")
-        if not overwrite:
-            raise FileExistsError(
-                f"simulator folder {str(target)!r} exists; pass overwrite=True (--overwrite on "
-                "the command line) to replace it, or name a new folder"
-            )
-        if any(target.iterdir()) and not (target / METADATA_FILE).is_file():
-            raise FileExistsError(
-                f"folder {str(target)!r} holds files but no {METADATA_FILE}: it is not a saved "
-                "simulator and is not replaced, even with overwrite"
-            )
-        saved_as = _saved_format(target / METADATA_FILE)
-        if saved_as is not None and saved_as != metadata.get("format"):
-            raise FileExistsError(
-                f"folder {str(target)!r} holds a simulator saved as {saved_as!r}, not "
-                f"{metadata.get('format')!r}: another kind of simulator does not replace it, "
-                "even with overwrite"
-            )
-    parent = target.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = parent / f".{target.name}.{uuid.uuid4().hex[:12]}.partial"
-    staging.mkdir()
+    target = check_replaceable(
+        path,
+        name="simulator folder",
+        marker=METADATA_FILE,
+        kind="a saved simulator",
+        overwrite=overwrite,
+    )
+    saved_as = _saved_format(target / METADATA_FILE)
+    if saved_as is not None and saved_as != metadata.get("format"):
+        raise FileExistsError(
+            f"folder {str(target)!r} holds a simulator saved as {saved_as!r}, not "
+            f"{metadata.get('format')!r}: another kind of simulator does not replace it, "
+            "even with overwrite"
+        )
+    staging = staging_folder(target)
     try:
         write_files(staging)
         text = json.dumps(dict(metadata), indent=2, allow_nan=False) + "\n"
         (staging / METADATA_FILE).write_text(text, encoding="utf-8")
-        if target.exists():
-            retired = parent / f".{target.name}.{uuid.uuid4().hex[:12]}.replaced"
-            target.rename(retired)
-            try:
-                staging.rename(target)
-            except BaseException:
-                retired.rename(target)  # the earlier save stays where it was
-                raise
-            shutil.rmtree(retired)
-        else:
-            staging.rename(target)
+        replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recoworld.folders import check_replaceable, replace_folder
 from recoworld.llm.base import Message, check_messages
 from recoworld.llm.local import embedded_model_path
 from recoworld.llm.transformers_backend import load_hf_folder
@@ -226,22 +227,13 @@ def _check_prompt(name: str, index: int, prompt: Any) -> list[Message]:
 def _check_out(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
     """Refuse an existing ``out_dir`` unless ``overwrite``; even then, only an empty folder or
     one this module wrote (holding :data:`TRAINING_FILE`) is replaced."""
-    out = Path(out_dir).expanduser()
-    if not (out.exists() or out.is_symlink()):
-        return out
-    if not out.is_dir():
-        raise NotADirectoryError(f"out_dir {str(out)!r} is a file, not a folder")
-    if not overwrite:
-        raise FileExistsError(
-            f"out_dir {str(out)!r} exists; refusing to overwrite it (pass overwrite=True to "
-            "replace it)"
-        )
-    if any(out.iterdir()) and not (out / TRAINING_FILE).is_file():
-        raise FileExistsError(
-            f"out_dir {str(out)!r} holds files but no {TRAINING_FILE}: it was not written by "
-            "train_sft or train_dpo and is not replaced, even with overwrite"
-        )
-    return out
+    return check_replaceable(
+        out_dir,
+        name="out_dir",
+        marker=TRAINING_FILE,
+        kind="a folder written by train_sft or train_dpo",
+        overwrite=overwrite,
+    )
 
 
 def train_sft(
@@ -497,7 +489,7 @@ def _train(
         (staged / TRAINING_FILE).write_text(
             json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
-        _replace_folder(staged, out)
+        replace_folder(staged, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return result
@@ -521,20 +513,3 @@ def _check_lengths(kind: str, rows: list[dict[str, Any]], tokenizer: Any, max_le
                 f"{label}[{index}] is {longest} tokens long with its answer, over "
                 f"max_length={max_length}: raise max_length or shorten the prompt"
             )
-
-
-def _replace_folder(source: Path, target: Path) -> None:
-    """Move folder ``source`` to ``target``, replacing an existing ``target`` only once the new
-    one is complete: the old one is renamed aside first, put back if the new one cannot be
-    renamed into place, and removed otherwise."""
-    if target.exists():
-        aside = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-        target.rename(aside)
-        try:
-            source.rename(target)
-        except BaseException:
-            aside.rename(target)  # the earlier folder stays where it was
-            raise
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        source.rename(target)

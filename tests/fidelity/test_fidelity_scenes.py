@@ -207,3 +207,52 @@ def test_take_keeps_each_scene_whole() -> None:
         built.take(np.array([4]))
     with pytest.raises(ValueError, match="1-D integer"):
         built.take(np.array([0.5]))
+
+
+def test_train_scenes_hold_out_their_targets_and_share_the_samplers() -> None:
+    from recoworld.fidelity.scene import Scenes, earlier_rows, train_scenes
+
+    catalog = generate_catalog(SyntheticCatalogConfig(n_items=80), seed=0)
+    rng = np.random.default_rng(1)
+    users = np.repeat(np.arange(6), 12)
+    items = np.concatenate([rng.permutation(80)[:12] for _ in range(6)])
+    log = Interactions(users, items, np.ones(72, np.float32), np.tile(np.arange(12), 6))
+    built, rows = train_scenes(
+        log, catalog, count=20, min_history=4, negatives=("uniform", "popularity"), n_choices=3,
+        rng=np.random.default_rng(2),
+    )  # fmt: skip
+    assert len(built) == len(rows) == 20 and len(set(rows.tolist())) == 20
+    np.testing.assert_array_equal(built.real_items, log.items[rows])
+    # each scene's history is its user's rows strictly before the target
+    np.testing.assert_array_equal(built.history_lengths, earlier_rows(log)[rows])
+    assert np.all(earlier_rows(log)[rows] >= 4)
+    # the two samplers share the scenes, and neither gets only one end of the user table
+    assert built.config.negatives == "uniform"
+    first, second = log.users[rows[:10]], log.users[rows[10:]]
+    assert first.max() > second.min() and second.max() > first.min()
+    with pytest.raises(ValueError, match="fit_min_history=13"):
+        train_scenes(
+            log, catalog, count=5, min_history=13, negatives=("uniform",), n_choices=3,
+            rng=np.random.default_rng(0), min_history_name="fit_min_history",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="n_choices"):
+        train_scenes(
+            log, catalog, count=5, min_history=1, negatives=("uniform",), n_choices=81,
+            rng=np.random.default_rng(0),
+        )  # fmt: skip
+    halves = Scenes.concatenate([built.take(np.arange(7)), built.take(np.arange(7, 20))])
+    for name in ("choices", "answers", "history_items", "history_offsets", "users"):
+        np.testing.assert_array_equal(getattr(halves, name), getattr(built, name))
+    with pytest.raises(ValueError, match="no scenes"):
+        Scenes.concatenate([])
+
+
+def test_earlier_rows_by_hand() -> None:
+    from recoworld.fidelity.scene import earlier_rows
+
+    log = Interactions(
+        np.array([1, 0, 1, 0, 1]), np.array([5, 2, 3, 9, 4]),
+        np.ones(5, np.float32), np.array([7, 1, 3, 1, 3]),
+    )  # fmt: skip
+    # user 0: (t1, item 2), (t1, item 9); user 1: (t3, 3), (t3, 4), (t7, 5)
+    assert earlier_rows(log).tolist() == [2, 0, 0, 1, 1]

@@ -16,7 +16,6 @@ from recoworld.training.dpo import (
     PreferencePair,
     SFTExample,
     StepLog,
-    _replace_folder,
     embedded_hf_model,
     train_dpo,
     train_sft,
@@ -96,27 +95,6 @@ def test_existing_out_dir_is_refused_unless_overwrite(base: Path, tmp_path: Path
     with pytest.raises(FileExistsError, match=r"notes.*not replaced"):
         train_sft(base, SFT, notes, max_steps=1, overwrite=True)
     assert [path.name for path in notes.iterdir()] == ["keep.txt"]
-
-
-def test_a_failed_replacement_puts_the_old_folder_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    old, new = tmp_path / "model", tmp_path / "staged"
-    for folder, text in ((old, "old"), (new, "new")):
-        folder.mkdir()
-        (folder / "weights").write_text(text)
-    rename = Path.rename
-
-    def failing(self: Path, target: Path) -> Path:
-        if self == new:
-            raise OSError("disk full")
-        return rename(self, target)
-
-    monkeypatch.setattr(Path, "rename", failing)
-    with pytest.raises(OSError, match="disk full"):
-        _replace_folder(new, old)
-    assert (old / "weights").read_text() == "old"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["model", "staged"]
 
 
 @pytest.mark.parametrize(
