@@ -33,8 +33,10 @@ CHILD = textwrap.dedent(
     import os, signal, sys, time
     out = sys.argv[1]
     def stop(signum, frame):
-        with open(out + ".stopped", "w") as f:
+        # written aside and renamed, so a reader never sees the file before its text
+        with open(out + ".stopping", "w") as f:
             f.write(signal.Signals(signum).name)
+        os.replace(out + ".stopping", out + ".stopped")
         sys.exit(0)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
