@@ -87,6 +87,7 @@ from recoworld.fidelity.simulators import (
     METADATA_FILE,
     read_arrays,
     read_metadata,
+    refuse_options_beside_checkpoint,
     write_simulator_folder,
 )
 from recoworld.seeding import spawn_rng
@@ -203,28 +204,8 @@ class LatentFittedSimulator:
     ) -> None:
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         if checkpoint is not None:
-            given = {
-                "seed": seed,
-                "n_interests": n_interests,
-                "collaborative_dims": collaborative_dims,
-                "collaborative_share": collaborative_share,
-                "recency_half_life": recency_half_life,
-                "kmeans_iterations": kmeans_iterations,
-                "kmeans_restarts": kmeans_restarts,
-                "fit_scenes": fit_scenes,
-                "fit_min_history": fit_min_history,
-                "terms": terms,
-                "fit_negatives": fit_negatives,
-                "n_choices": n_choices,
-                "config": config,
-            }
-            changed = [name for name, value in given.items() if value != _DEFAULTS[name]]
-            if changed:
-                raise ValueError(
-                    f"{changed[0]}={given[changed[0]]!r} with checkpoint={str(checkpoint)!r}: a "
-                    "loaded simulator keeps the options it was saved with; leave the other "
-                    "arguments at their defaults"
-                )
+            given = {name: value for name, value in locals().items() if name in _OPTIONS}
+            refuse_options_beside_checkpoint(given, _DEFAULTS, checkpoint)
             self._load_into(Path(checkpoint))
             return
         self.seed = check_seed("seed", seed)
@@ -508,10 +489,10 @@ class LatentFittedSimulator:
         )
         where = folder / METADATA_FILE
         options = metadata["options"]
-        if not isinstance(options, dict) or set(options) != set(_DEFAULTS) - {"checkpoint"}:
+        if not isinstance(options, dict) or set(options) != _OPTIONS:
             raise ValueError(
                 f"{where}: field 'options' must be an object with the keys "
-                f"{sorted(set(_DEFAULTS) - {'checkpoint'})}, got {options!r}"
+                f"{sorted(_OPTIONS)}, got {options!r}"
             )
         arguments = dict(options)
         try:
@@ -927,6 +908,9 @@ _DEFAULTS: dict[str, Any] = {
     if parameter.default is not inspect.Parameter.empty
 }
 """The constructor's default arguments (options given beside a checkpoint are refused)."""
+
+_OPTIONS = frozenset(_DEFAULTS) - {"checkpoint"}
+"""The options a saved simulator keeps."""
 
 _ARRAY_LAYOUT: dict[str, tuple[str, int]] = {
     "choice_weights": ("f", 1),

@@ -61,6 +61,7 @@ from recoworld.fidelity.simulators import (
     METADATA_FILE,
     read_arrays,
     read_metadata,
+    refuse_options_beside_checkpoint,
     write_simulator_folder,
 )
 from recoworld.torch_threads import torch_threads
@@ -242,26 +243,13 @@ class SequentialSimulator:
     ) -> None:
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         if checkpoint is not None:
-            given = {
-                "seed": seed,
-                "epochs": epochs,
-                "embedding_dim": embedding_dim,
-                "max_history": max_history,
-                "heads": heads,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-                "weight_decay": weight_decay,
-                "dropout": dropout,
-                "min_history": min_history,
-                "catalog_embeddings": catalog_embeddings,
-            }
-            changed = [name for name, value in given.items() if value != _DEFAULTS[name]]
-            if changed:
-                raise ValueError(
-                    f"{changed[0]}={given[changed[0]]!r} with checkpoint={str(checkpoint)!r}: a "
-                    "loaded simulator keeps the options it was saved with; leave them at their "
-                    "defaults (threads and progress may be set)"
-                )
+            given = {name: value for name, value in locals().items() if name in _OPTIONS}
+            refuse_options_beside_checkpoint(
+                given,
+                _DEFAULTS,
+                checkpoint,
+                "leave them at their defaults (threads and progress may be set)",
+            )
             self._load_into(Path(checkpoint), threads, progress)
             return
         self.seed = check_seed("seed", seed)
@@ -409,7 +397,7 @@ class SequentialSimulator:
         )
         where = folder / METADATA_FILE
         options = metadata["options"]
-        keys = set(_DEFAULTS) - {"threads", "progress", "checkpoint"}
+        keys = set(_OPTIONS)
         if not isinstance(options, dict) or set(options) != keys:
             raise ValueError(
                 f"{where}: field 'options' must be an object with the keys {sorted(keys)}, got "
@@ -604,3 +592,6 @@ _DEFAULTS: dict[str, Any] = {
     if parameter.default is not inspect.Parameter.empty
 }
 """The constructor's default arguments (model options given beside a checkpoint are refused)."""
+
+_OPTIONS = frozenset(_DEFAULTS) - {"threads", "progress", "checkpoint"}
+"""The options a saved simulator keeps (threads and progress are how it runs here)."""

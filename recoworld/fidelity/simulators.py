@@ -290,6 +290,23 @@ METADATA_FILE = "simulator.json"
 options and what was fitted (besides the arrays)."""
 
 
+def refuse_options_beside_checkpoint(
+    given: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    checkpoint: str | os.PathLike[str],
+    note: str = "leave the other arguments at their defaults",
+) -> None:
+    """Raise ``ValueError`` naming the first of ``given`` (constructor arguments) that is off
+    its default in ``defaults``: a simulator loaded from ``checkpoint`` keeps the options it was
+    saved with, so another value would be silently ignored."""
+    changed = [name for name, value in given.items() if value != defaults[name]]
+    if changed:
+        raise ValueError(
+            f"{changed[0]}={given[changed[0]]!r} with checkpoint={str(checkpoint)!r}: a "
+            f"loaded simulator keeps the options it was saved with; {note}"
+        )
+
+
 def write_simulator_folder(
     path: str | os.PathLike[str],
     metadata: Mapping[str, Any],
