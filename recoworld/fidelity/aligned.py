@@ -67,6 +67,7 @@ from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.llm_scene import LETTERS, RATIONALE_MAX_CHARS, choice_schema, scene_prompt
 from recoworld.fidelity.llm_scene import PROMPT_NAME as SCENE_PROMPT
 from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, Scenes, train_scenes
+from recoworld.fidelity.simulators import check_scenes
 from recoworld.folders import check_replaceable, replace_folder
 from recoworld.llm.base import (
     ChatModel,
@@ -830,16 +831,8 @@ class AlignedSceneSimulator:
         listed letters after the answer prefix, renormalised over them (rows sum to 1)."""
         if self.titles is None or self.descriptions is None or self.checkpoint_dir is None:
             raise ValueError("AlignedSceneSimulator.predict: call fit(history, catalog) first")
-        if not isinstance(scenes, Scenes):
-            raise ValueError(f"scenes must be a Scenes, got {type(scenes)!r}")
+        check_scenes(scenes, len(self.titles), max_choices=len(LETTERS))
         n, n_choices = len(scenes), scenes.n_choices
-        if n_choices > len(LETTERS):
-            raise ValueError(f"scenes have {n_choices} choices; at most {len(LETTERS)} letters")
-        if n and int(scenes.choices.max()) >= len(self.titles):
-            raise ValueError(
-                f"scenes list item row {int(scenes.choices.max())}, outside the "
-                f"{len(self.titles)} items the simulator was fitted on"
-            )
         import torch
 
         from recoworld.torch_threads import torch_threads

@@ -85,6 +85,7 @@ from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import NEGATIVE_SAMPLERS, SceneConfig, Scenes, train_scenes
 from recoworld.fidelity.simulators import (
     METADATA_FILE,
+    check_scenes,
     read_arrays,
     read_metadata,
     refuse_options_beside_checkpoint,
@@ -294,19 +295,7 @@ class LatentFittedSimulator:
         """``(n_scenes, n_choices)`` float64 choice probabilities (rows sum to 1)."""
         if self.choice is None or self._items is None:
             raise ValueError("LatentFittedSimulator.predict: call fit(history, catalog) first")
-        if not isinstance(scenes, Scenes):
-            raise ValueError(f"scenes must be a Scenes, got {type(scenes)!r}")
-        n_items = self._items.catalog.n_items
-        if len(scenes) and int(scenes.choices.max()) >= n_items:
-            raise ValueError(
-                f"scenes list item row {int(scenes.choices.max())}, outside the {n_items} items "
-                "the simulator was fitted on"
-            )
-        if len(scenes) and len(scenes.history_items) and int(scenes.history_items.max()) >= n_items:
-            raise ValueError(
-                f"scene histories name item row {int(scenes.history_items.max())}, outside the "
-                f"{n_items} items the simulator was fitted on"
-            )
+        check_scenes(scenes, self._items.catalog.n_items)
         (kmeans_rng,) = spawn_rng(np.random.default_rng([self.seed, 1]), 1)
         logits = self._features(scenes, self._items, kmeans_rng) @ self.choice.weights
         logits -= logits.max(axis=1, keepdims=True)

@@ -36,6 +36,7 @@ import numpy as np
 
 from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import Scenes
+from recoworld.fidelity.simulators import check_scenes
 from recoworld.llm.base import ChatModel, CostCapExceeded, LLMError, Message, Usage
 from recoworld.llm.prompts import load_prompt
 from recoworld.llm.settings import LLMSettings, LLMSpec
@@ -194,14 +195,8 @@ class LLMSceneSimulator:
         failed (``on_error="fallback"``)."""
         if self.titles is None or self.descriptions is None:
             raise ValueError("LLMSceneSimulator.predict: call fit(history, catalog) first")
+        check_scenes(scenes, len(self.titles), max_choices=len(LETTERS))
         n, n_choices = len(scenes), scenes.n_choices
-        if n_choices > len(LETTERS):
-            raise ValueError(f"scenes have {n_choices} choices; at most {len(LETTERS)} letters")
-        if n and int(scenes.choices.max()) >= len(self.titles):
-            raise ValueError(
-                f"scenes list item row {int(scenes.choices.max())}, outside the "
-                f"{len(self.titles)} items the simulator was fitted on"
-            )
         schema = choice_schema(n_choices)
         seeds = np.random.default_rng(self.seed).integers(0, 2**31, size=n)
         out = np.full((n, n_choices), 1.0 / n_choices)

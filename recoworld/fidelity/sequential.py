@@ -59,6 +59,7 @@ from recoworld.catalog import Catalog, Interactions
 from recoworld.fidelity.scene import Scenes
 from recoworld.fidelity.simulators import (
     METADATA_FILE,
+    check_scenes,
     read_arrays,
     read_metadata,
     refuse_options_beside_checkpoint,
@@ -529,12 +530,7 @@ class SequentialSimulator:
         if model is None:
             raise ValueError("SequentialSimulator.predict: call fit(history, catalog) first")
         n_items = model.n_items
-        for label, rows in (("list", scenes.choices), ("history", scenes.history_items)):
-            if rows.size and int(rows.max()) >= n_items:
-                raise ValueError(
-                    f"scenes {label} item row {int(rows.max())} is outside the {n_items} items "
-                    "the simulator was fitted on"
-                )
+        check_scenes(scenes, n_items)
         offsets = scenes.history_offsets
         probabilities = np.empty(scenes.choices.shape, dtype=np.float64)
         items = scenes.history_items

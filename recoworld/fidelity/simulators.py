@@ -26,6 +26,7 @@ __all__ = [
     "PopularitySimulator",
     "RandomSimulator",
     "SceneSimulator",
+    "check_scenes",
     "make_simulator",
     "read_arrays",
     "read_metadata",
@@ -51,6 +52,27 @@ class SceneSimulator(Protocol):
     def fit(self, history: Interactions, catalog: Catalog) -> SceneSimulator: ...
 
     def predict(self, scenes: Scenes) -> np.ndarray: ...
+
+
+def check_scenes(scenes: object, n_items: int, *, max_choices: int | None = None) -> Scenes:
+    """``scenes`` when a simulator fitted on ``n_items`` items can score it: a :class:`Scenes`
+    table whose listed and history items are rows ``0..n_items - 1`` (and with at most
+    ``max_choices`` listed items, where the simulator has such a bound).
+
+    Raises:
+        ValueError: another type, too many choices, or an item row outside the fitted items.
+    """
+    if not isinstance(scenes, Scenes):
+        raise ValueError(f"scenes must be a Scenes, got {type(scenes)!r}")
+    if max_choices is not None and scenes.n_choices > max_choices:
+        raise ValueError(f"scenes have {scenes.n_choices} choices; at most {max_choices}")
+    for label, rows in (("list", scenes.choices), ("history", scenes.history_items)):
+        if rows.size and int(rows.max()) >= n_items:
+            raise ValueError(
+                f"scenes {label} item row {int(rows.max())} is outside the {n_items} items "
+                "the simulator was fitted on"
+            )
+    return scenes
 
 
 class RandomSimulator:
@@ -99,11 +121,7 @@ class PopularitySimulator:
     def predict(self, scenes: Scenes) -> np.ndarray:
         if self.counts is None:
             raise ValueError("PopularitySimulator.predict: call fit(history, catalog) first")
-        if len(scenes) and int(scenes.choices.max()) >= len(self.counts):
-            raise ValueError(
-                f"scenes list item row {int(scenes.choices.max())}, outside the "
-                f"{len(self.counts)} items the simulator was fitted on"
-            )
+        scenes = check_scenes(scenes, len(self.counts))
         weights = 1.0 + self.counts[scenes.choices]
         return weights / weights.sum(axis=1, keepdims=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -264,3 +265,30 @@ def test_plot_writes_a_png(tmp_path: Path, catalog: Catalog) -> None:
     )
     path = plot_fidelity(report, tmp_path / "plots" / "fidelity.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_simulator_refuses_scenes_it_cannot_score(catalog: Catalog) -> None:
+    """One check (check_scenes) for every simulator: the type, the listed items and the history
+    items must be rows of the catalog it was fitted on."""
+    from recoworld.fidelity.llm_scene import LLMSceneSimulator
+
+    log = Interactions(
+        np.array([0, 0, 0]), np.array([1, 2, 3]), np.ones(3, np.float32), np.array([1, 2, 3])
+    )
+    small = generate_catalog(SyntheticCatalogConfig(n_items=8), seed=0)
+    fitted = [
+        make_simulator("popularity").fit(log, small),
+        LLMSceneSimulator(ScriptedChatModel([])).fit(log, small),
+    ]
+    listed_outside = hand_scenes([[1, 9]], [0], [1])
+    inside = hand_scenes([[1, 2]], [0], [1])
+    history_outside = dataclasses.replace(inside, history_items=np.array([9]))
+    for simulator in fitted:
+        with pytest.raises(ValueError, match="scenes must be a Scenes"):
+            simulator.predict("scenes")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"list item row 9 is outside the 8 items"):
+            simulator.predict(listed_outside)
+        with pytest.raises(ValueError, match=r"history item row 9 is outside the 8 items"):
+            simulator.predict(history_outside)
+    with pytest.raises(ValueError, match="at most 26"):
+        fitted[1].predict(hand_scenes([list(range(27))], [0], [0]))
