@@ -137,6 +137,7 @@ def garbage_zip(folder: Path) -> Path:
     [
         (["--agent", "greedy", "--json", "/etc/hostname/out.json"], "--json"),
         (["--agent", "greedy", "--plot", "/proc/x.png"], "--plot"),
+        (["--agent", "greedy", "--json", "/proc/missing-folder/out.json"], "--json"),
         (["--agent", "greedy", "--trajectories", "/proc/x.jsonl"], "--trajectories"),
         (["--agent", "ppo", "--checkpoint", "{garbage}"], "--checkpoint"),
         (["--agent", "ppo", "--checkpoint", "{empty}"], "--checkpoint"),

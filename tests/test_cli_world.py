@@ -70,5 +70,12 @@ def test_world_fidelity_bad_input_is_one_error_line(tmp_path: Path) -> None:
         )
         assert result.exit_code == 2, result.output
         assert message in result.output
+    # an output that cannot be written is refused before the fit (here: a folder that cannot be
+    # made under /proc)
+    unwritable = runner.invoke(
+        app, ["world-fidelity", "--dataset-path", str(folder), "--json", "/proc/nope/w.json"]
+    )
+    assert unwritable.exit_code == 2 and "cannot be created" in unwritable.output
+    assert "fitted users" not in unwritable.output
     missing = runner.invoke(app, ["world-fidelity", "--dataset-path", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "is not a folder" in missing.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 __all__ = ["check_new_file"]
@@ -11,10 +12,11 @@ __all__ = ["check_new_file"]
 def check_new_file(path: str | os.PathLike[str], *, overwrite: bool, what: str = "file") -> Path:
     """Check that ``path`` can be written as a new file (or replaced, with ``overwrite``).
 
-    Nothing is written: the nearest existing folder above ``path`` must be a folder that can be
-    written in (missing folders below it are created later, by the writer). When the parent
-    folder exists, a file is created there and removed at once, which catches places that
-    accept no new file (``/proc``, a read-only mount) even for the superuser.
+    Nothing is left behind: the nearest existing folder above ``path`` must be a folder that can
+    be written in (missing folders below it are created later, by the writer). A file (when the
+    parent folder exists) or a folder (when it does not) is created there and removed at once,
+    which catches places that accept nothing new (``/proc``, a read-only mount) even for the
+    superuser.
 
     Returns ``path`` as a :class:`~pathlib.Path`.
 
@@ -47,12 +49,16 @@ def check_new_file(path: str | os.PathLike[str], *, overwrite: bool, what: str =
         raise NotADirectoryError(f"{label}: {str(ancestor)!r} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise PermissionError(f"{label}: the folder {str(ancestor)!r} cannot be written")
-    if ancestor == target.parent:
-        try:
+    try:
+        if ancestor == target.parent:
             with target.open("x"):
                 pass
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise type(error)(f"{label} cannot be created: {reason}") from None
-        target.unlink()
+            target.unlink()
+        else:  # the writer will create the missing folders there: try making (and removing) one
+            probe = ancestor / f".recoworld-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            probe.mkdir()
+            probe.rmdir()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise type(error)(f"{label} cannot be created in {str(ancestor)!r}: {reason}") from None
     return target
