@@ -12,7 +12,7 @@ from recoworld.simulators.ailo import (
     UserReply,
     sample_ailo_user,
 )
-from recoworld.simulators.config import UserModelConfig
+from recoworld.simulators.config import CHOICE_MODELS, UserModelConfig
 from recoworld.simulators.instruction import InstructionVoice, ReflectiveInstruction, TemplateVoice
 from recoworld.simulators.latent import (
     LatentUserState,
@@ -27,6 +27,7 @@ from recoworld.simulators.latent import (
     patience_after,
     return_hazard,
     sample_users,
+    slate_choice_probabilities,
     step_users,
     topic_preferences,
     watch_fraction,
@@ -43,6 +44,7 @@ from recoworld.simulators.protocol import LatentUserModel, UserModel
 from recoworld.simulators.rule_chat import RuleChatUser
 
 __all__ = [
+    "CHOICE_MODELS",
     "DECISION_MODES",
     "AILOAnswer",
     "AILOPersona",
@@ -74,6 +76,7 @@ __all__ = [
     "return_hazard",
     "sample_ailo_user",
     "sample_users",
+    "slate_choice_probabilities",
     "step_users",
     "template_mindset",
     "topic_preferences",

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+CHOICE_MODELS = ("cascade", "mnl")
+"""The values of :attr:`UserModelConfig.choice_model`."""
+
 
 @dataclass(frozen=True)
 class UserModelConfig:
@@ -24,7 +27,15 @@ class UserModelConfig:
         patience_low, patience_high: initial patience of a session is drawn per user, uniformly in
             this range (patience lives in ``[0, 1]``).
 
-    Choice (a cascade over the ranked list with a no-click option):
+    Choice (how the user answers a slate):
+        choice_model: ``"cascade"`` (default): the user reviews the ranked list top-down and
+            clicks any number of examined items, each with
+            ``sigmoid(utility - no_click_utility)`` (position bias through the ``continue_*``
+            probabilities). ``"mnl"``: a multinomial logit over the whole slate plus the no-click
+            option: at most one click per turn, slot ``s`` with probability
+            ``exp(u_s) / (exp(no_click_utility) + sum_j exp(u_j))`` (every shown slot counts as
+            examined; the ``continue_*`` fields are unused). FINN.no's one-click-or-none
+            response.
         affinity_scale: weight of the best interest's cosine affinity in the utility.
         interest_weight_scale: how much an interest's weight adds to its affinity
             (``affinity_scale * (cos + interest_weight_scale * log(K * w_k))``, max over k).
@@ -84,6 +95,7 @@ class UserModelConfig:
     seen_penalty: float = 1.0
     consumed_penalty: float = 3.0
     no_click_utility: float = 3.5
+    choice_model: str = "cascade"
     continue_after_click: float = 0.6
     continue_after_skip: float = 0.85
     watch_sharpness: float = 1.0
@@ -130,8 +142,15 @@ class UserModelConfig:
             "churn_days",
         }
         unbounded = {"no_click_utility", "satisfaction_reference"}
+        if not isinstance(self.choice_model, str) or self.choice_model not in CHOICE_MODELS:
+            raise ValueError(
+                f"UserModelConfig.choice_model={self.choice_model!r} must be one of "
+                f"{', '.join(repr(name) for name in CHOICE_MODELS)}"
+            )
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "choice_model":
+                continue
             if f.type == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"UserModelConfig.{f.name}={value!r} must be an integer")

@@ -24,7 +24,9 @@ The model, per turn:
 2. **Review** (:func:`cascade_review`): the user examines the ranked list top-down; an examined
    item is clicked with ``sigmoid(utility - no_click_utility)`` (the no-click option), then the
    user continues to the next position with a probability that depends on whether it clicked
-   (position bias). A clicked item is watched for a fraction of its duration.
+   (position bias). A clicked item is watched for a fraction of its duration. With
+   ``choice_model="mnl"`` the user instead picks at most one item of the whole slate by a
+   multinomial logit against the no-click option (:func:`slate_choice_probabilities`).
 3. **Transition** (:func:`boredom_after`, :func:`familiarity_after`): interests drift toward
    consumed items, per-topic boredom rises with consumption and decays with time, familiarity
    grows, the session novelty appetite follows how repetitive the consumption was.
@@ -50,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from recoworld.catalog.base import Catalog
-from recoworld.simulators.config import UserModelConfig
+from recoworld.simulators.config import CHOICE_MODELS, UserModelConfig
 
 
 @dataclass
@@ -298,7 +300,9 @@ def _shape_users(topic_draws, normals, gammas, topic_cdf, centroids, spread, int
 
 def _params(config: UserModelConfig) -> np.ndarray:
     """The config as the flat float64 vector the compiled kernels read (indices ``_P_*``)."""
-    return np.array([float(getattr(config, name)) for name in _PARAM_NAMES], np.float64)
+    values = [float(getattr(config, name)) for name in _PARAM_NAMES[:-1]]
+    values.append(float(CHOICE_MODELS.index(config.choice_model)))
+    return np.array(values, np.float64)
 
 
 _PARAM_NAMES = (
@@ -306,14 +310,15 @@ _PARAM_NAMES = (
     "consumed_penalty", "no_click_utility", "continue_after_click", "continue_after_skip",
     "watch_sharpness", "watch_noise", "drift_rate", "boredom_gain", "boredom_decay",
     "familiarity_rate", "novelty_state_rate", "fatigue", "empty_turn_penalty", "patience_gain",
-    "leave_prob", "instruction_threshold", "instruction_cooldown",
+    "leave_prob", "instruction_threshold", "instruction_cooldown", "choice_model",
 )  # fmt: skip
 (
     _P_AFFINITY, _P_QUALITY, _P_BOREDOM, _P_NOVELTY, _P_SEEN, _P_CONSUMED, _P_NO_CLICK,
     _P_CONT_CLICK, _P_CONT_SKIP, _P_WATCH_SHARP, _P_WATCH_NOISE, _P_DRIFT, _P_BOREDOM_GAIN,
     _P_BOREDOM_DECAY, _P_FAMILIARITY, _P_NOVELTY_RATE, _P_FATIGUE, _P_EMPTY, _P_GAIN, _P_LEAVE,
-    _P_THRESHOLD, _P_COOLDOWN,
+    _P_THRESHOLD, _P_COOLDOWN, _P_CHOICE,
 ) = range(len(_PARAM_NAMES))  # fmt: skip
+_MNL = float(CHOICE_MODELS.index("mnl"))
 
 
 @njit(cache=True, inline="always")
@@ -573,6 +578,123 @@ def _topic_preferences_kernel(
         _topic_preferences(user, interests, interest_bonus, boredom, centroids, params, out[user])
 
 
+@njit(cache=True, inline="always")
+def _mnl_choose(
+    user, items, interests, interest_bonus, boredom, familiarity, novelty_propensity,
+    novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params, draw,
+    normals, click_override, utilities, best_k, examined, clicks, watch,
+):  # fmt: skip
+    """The ``"mnl"`` choice of one user (writes the user's row of the outputs).
+
+    Every shown slot is examined; the slot clicked is drawn by inverting the cumulative
+    probabilities (no-click first, then the slots in order) at ``draw``, with probabilities
+    :func:`slate_choice_probabilities`. An override of ``1`` / ``0`` forces a click / skip of its
+    slot whatever the draw (an LLM decider's answer); ``-1`` slots follow the draw.
+    """
+    n_slots = items.shape[1]
+    top = params[_P_NO_CLICK]
+    for s in range(n_slots):
+        item = items[user, s]
+        examined[user, s] = item >= 0
+        clicks[user, s] = False
+        watch[user, s] = 0.0
+        if item < 0:
+            utilities[s] = -np.inf
+        else:
+            utilities[s], best_k[s] = _utility(
+                user, item, interests, interest_bonus, boredom, familiarity,
+                novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
+                item_topics, quality, params,
+            )  # fmt: skip
+            top = max(top, utilities[s])
+    total = math.exp(params[_P_NO_CLICK] - top)
+    last = -1
+    for s in range(n_slots):
+        if utilities[s] > -np.inf:
+            total += math.exp(utilities[s] - top)
+            last = s
+    target = draw * total
+    running = math.exp(params[_P_NO_CLICK] - top)
+    chosen = -1
+    if target >= running:
+        chosen = last  # what rounding leaves past the last slot belongs to the last slot
+        for s in range(n_slots):
+            if utilities[s] > -np.inf:
+                running += math.exp(utilities[s] - top)
+                if target < running:
+                    chosen = s
+                    break
+    for s in range(n_slots):
+        decision = click_override[user, s]
+        if decision < 0:
+            click = s == chosen
+        else:
+            click = decision == 1 and utilities[s] > -np.inf
+        if click:
+            clicks[user, s] = True
+            watch[user, s] = watch_fraction(
+                utilities[s] - params[_P_NO_CLICK], normals[user, s], params[_P_WATCH_SHARP],
+                params[_P_WATCH_NOISE],
+            )  # fmt: skip
+
+
+def slate_choice_probabilities(utilities: np.ndarray, no_click_utility: float) -> np.ndarray:
+    """``(..., S + 1)`` probabilities of the ``"mnl"`` choice model: column ``s < S`` is clicking
+    slot ``s``, the last column no click. ``utilities`` is ``(..., S)`` with ``-inf`` for an
+    empty slot (probability 0); each row sums to 1::
+
+        p_s = exp(u_s) / (exp(no_click_utility) + sum_j exp(u_j))
+    """
+    values = np.asarray(utilities, dtype=np.float64)
+    outside = np.full((*values.shape[:-1], 1), float(no_click_utility))
+    logits = np.concatenate([values, outside], axis=-1)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+@njit(cache=True, inline="always")
+def _cascade_choose(
+    user, items, interests, interest_bonus, boredom, familiarity, novelty_propensity,
+    novelty_state, seen_bits, consumed_bits, embeddings, item_topics, quality, params, uniforms,
+    normals, click_override, best_k, examined, clicks, watch,
+):  # fmt: skip
+    """The ``"cascade"`` review of one user's ranked list (writes the user's row of the outputs;
+    see :func:`turn_users` for the overrides)."""
+    n_slots = items.shape[1]
+    going_on = True
+    for s in range(n_slots):
+        examined[user, s] = going_on
+        clicks[user, s] = False
+        watch[user, s] = 0.0
+        if not going_on:
+            continue
+        item = items[user, s]
+        if item < 0:
+            value = -np.inf
+        else:
+            value, best_k[s] = _utility(
+                user, item, interests, interest_bonus, boredom, familiarity,
+                novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
+                item_topics, quality, params,
+            )  # fmt: skip
+        decision = click_override[user, s]
+        if decision < 0:
+            clicks[user, s], watch[user, s], going_on = review_item(
+                value, uniforms[user, 2 * s], uniforms[user, 2 * s + 1], normals[user, s],
+                params,
+            )  # fmt: skip
+        elif decision == 1 and value > -np.inf:
+            margin = value - params[_P_NO_CLICK]
+            clicks[user, s] = True
+            watch[user, s] = watch_fraction(
+                margin, normals[user, s], params[_P_WATCH_SHARP], params[_P_WATCH_NOISE]
+            )
+            going_on = True
+        else:
+            going_on = True
+
+
 @njit(cache=True)
 def turn_kernel(
     items: np.ndarray,
@@ -610,6 +732,10 @@ def turn_users(
     Reads ``items`` ``(n, S)`` (``-1`` = empty slot), the turn's ``draws``, the ``catalog`` and
     the flat ``params`` (:func:`kernel_params`); updates ``users`` in place and writes ``out``.
 
+    The choice follows ``params``' choice model: the cascade review (below) or the multinomial
+    logit over the slate and the no-click option (:func:`slate_choice_probabilities`; at most one
+    click, drawn with ``draws.uniforms[user, 0]``).
+
     ``overrides`` let another decider (an LLM user) take decisions: ``-1`` leaves the slot (or
     the leaving) to the latent model; ``0``/``1`` force a skip/click (or staying/leaving). An
     overridden slot counts as examined and the review goes on past it (the decider read the whole
@@ -638,38 +764,23 @@ def turn_users(
     consumed = np.empty(n_topics)
     skipped = np.empty(n_topics)
     preference = np.empty(n_topics)
+    utilities = np.empty(n_slots)
+    mnl = params[_P_CHOICE] == _MNL
     for user in range(start, stop):
-        going_on = True
-        for s in range(n_slots):
-            examined[user, s] = going_on
-            clicks[user, s] = False
-            watch[user, s] = 0.0
-            if not going_on:
-                continue
-            item = items[user, s]
-            if item < 0:
-                value = -np.inf
-            else:
-                value, best_k[s] = _utility(
-                    user, item, interests, interest_bonus, boredom, familiarity,
-                    novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
-                    item_topics, quality, params,
-                )  # fmt: skip
-            decision = click_override[user, s]
-            if decision < 0:
-                clicks[user, s], watch[user, s], going_on = review_item(
-                    value, uniforms[user, 2 * s], uniforms[user, 2 * s + 1], normals[user, s],
-                    params,
-                )  # fmt: skip
-            elif decision == 1 and value > -np.inf:
-                margin = value - params[_P_NO_CLICK]
-                clicks[user, s] = True
-                watch[user, s] = watch_fraction(
-                    margin, normals[user, s], params[_P_WATCH_SHARP], params[_P_WATCH_NOISE]
-                )
-                going_on = True
-            else:
-                going_on = True
+        if mnl:
+            _mnl_choose(
+                user, items, interests, interest_bonus, boredom, familiarity,
+                novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
+                item_topics, quality, params, uniforms[user, 0], normals, click_override,
+                utilities, best_k, examined, clicks, watch,
+            )  # fmt: skip
+        else:
+            _cascade_choose(
+                user, items, interests, interest_bonus, boredom, familiarity,
+                novelty_propensity, novelty_state, seen_bits, consumed_bits, embeddings,
+                item_topics, quality, params, uniforms, normals, click_override, best_k,
+                examined, clicks, watch,
+            )  # fmt: skip
 
         delta[:] = 0.0
         consumed[:] = 0.0
