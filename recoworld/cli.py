@@ -1563,3 +1563,119 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     line = " ".join(message.split("\n"))
     _stderr().print(f"[bold red]Error:[/] {escape(line)}", highlight=False)
     raise typer.Exit(code)
+
+
+class SlateLikelihood(StrEnum):
+    """Likelihoods of ``recoworld train-slate-gru``."""
+
+    slate = "slate"
+    all = "all"
+
+
+@app.command("train-slate-gru")
+def train_slate_gru_command(
+    data: Annotated[
+        str,
+        typer.Option(
+            help="`synthetic` (logs generated from the synthetic slate world of --world-seed, "
+            "--items, --groups: SlateRec-v0's world with the same settings) or a folder of "
+            "FINN.no files (data.npz, itemattr.npz, ind2val.json)."
+        ),
+    ] = "synthetic",
+    users: Annotated[
+        int,
+        typer.Option(
+            min=2, help="Synthetic users to generate, or users to keep from the folder's logs."
+        ),
+    ] = 20_000,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the users, the split, the model and training.")
+    ] = 0,
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Checkpoint folder to write; one that holds files is refused unless "
+            "--overwrite (and never replaced when it is not a checkpoint)."
+        ),
+    ] = Path("runs/slate_gru"),
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training users.")] = 1,
+    batch_size: Annotated[int, typer.Option(min=1, help="Users per minibatch.")] = 64,
+    dim: Annotated[
+        int, typer.Option(min=1, max=1024, help="Length of the item vectors and GRU state.")
+    ] = 16,
+    likelihood: Annotated[
+        SlateLikelihood,
+        typer.Option(
+            help="`slate`: softmax over the shown items and no click; `all`: over every item."
+        ),
+    ] = SlateLikelihood.slate,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="Adam's step size.")] = 0.01,
+    valid_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the users held out for metrics.")
+    ] = 0.1,
+    world_seed: Annotated[
+        int, typer.Option(min=0, help="--data synthetic: seed of the world (SlateRec-v0's).")
+    ] = 0,
+    items: Annotated[
+        int, typer.Option(min=2, help="--data synthetic: items of the world (n_items).")
+    ] = 3000,
+    groups: Annotated[
+        int, typer.Option(min=2, max=24, help="--data synthetic: item groups (n_groups).")
+    ] = 24,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Stop training after this many minutes (default: no limit)."),
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Train the Bayesian GRU slate recommender (Eide et al. 2021) from slate logs, with a
+    progress bar, and print the checkpoint folder.
+
+    The recipe of `examples/train_slate_gru.py`: logs, a seeded split of the users, SVI with
+    the held-out hit rate and log-likelihoods after every epoch, a checkpoint folder. Evaluate
+    it with `recoworld evaluate --env SlateRec-v0 --agent gru-ts --checkpoint OUT` (with the
+    same --env-arg world settings, or --dataset-path, as the logs).
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        what = "a file" if not out.is_dir() else "a folder that holds files"
+        _fail(f"--out {out} is {what}; pass --overwrite to replace a checkpoint, or name another")
+    try:
+        from recoworld.training.slate_gru import fit_slate_gru
+    except ImportError as error:
+        _fail(f'the slate GRU needs the train extra ({error}): pip install -e ".[train]"', code=1)
+
+    def report(record: dict[str, float]) -> None:
+        _note(
+            f"epoch {int(record['epoch'])}: loss {record['loss']:.4f}, held-out hit rate "
+            f"{record['hit_rate']:.3f}, log-likelihood per interaction "
+            f"{record['log_likelihood_slate']:.3f} (slate) / "
+            f"{record['log_likelihood_all']:.3f} (all items)"
+        )
+
+    _note(
+        f"Training the slate GRU on {data} logs ({users:,} users, {epochs} epoch(s), "
+        f"{likelihood.value} likelihood, seed {seed}); saving to {out}"
+    )
+    folder, _ = _run(
+        lambda: fit_slate_gru(
+            data,
+            out,
+            users=users,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            dim=dim,
+            likelihood=likelihood.value,
+            learning_rate=learning_rate,
+            valid_fraction=valid_fraction,
+            world_seed=world_seed,
+            n_items=items,
+            n_groups=groups,
+            max_minutes=max_minutes,
+            overwrite=overwrite,
+            progress=True,
+            on_progress=report,
+        )
+    )
+    typer.echo(str(folder))
+    _note(f"Evaluate it: recoworld evaluate --env SlateRec-v0 --agent gru-ts --checkpoint {folder}")

@@ -5,11 +5,14 @@ lists them; ``register_agent(env_id, name, factory)`` adds your own (see
 :mod:`recoworld.agents.registry`). The built-in agents:
 
 * ``RecoWorld-v0``: ``random``, ``popular``, ``greedy``, ``instruction-greedy``, ``oracle``,
-  ``text-instruction-greedy``, ``llm-ranker``, and ``ppo`` / ``maskable-ppo`` (a saved
-  Stable-Baselines3 policy, option ``checkpoint``);
+  ``text-instruction-greedy``, ``llm-ranker``, ``ts`` and ``bayes-greedy``
+  (:mod:`recoworld.agents.thompson`: a Bayesian click model ranked by a posterior sample or
+  mean), and ``ppo`` / ``maskable-ppo`` (a saved Stable-Baselines3 policy, option
+  ``checkpoint``);
 * ``ConvRec-v0``: ``random``, ``abs-greedy``, ``max-entropy`` and ``scpr``
   (:mod:`recoworld.agents.scpr`, option ``checkpoint``);
-* ``RecoChat-v0``: ``random``, ``attribute`` and ``llm``.
+* ``RecoChat-v0``: ``random``, ``attribute`` and ``llm``;
+* ``SlateRec-v0``: ``random`` and ``popular``.
 """
 
 from __future__ import annotations
@@ -37,12 +40,15 @@ from recoworld.agents.registry import (
     register_agent,
     registered_env_ids,
 )
+from recoworld.agents.slate_baselines import SlatePopularAgent, SlateRandomAgent
+from recoworld.agents.thompson import BayesGreedyAgent, ThompsonSamplingAgent
 
 __all__ = [
     "AbsGreedyAgent",
     "Agent",
     "AgentEntry",
     "AttributeChatAgent",
+    "BayesGreedyAgent",
     "ConvRandomAgent",
     "GreedyAgent",
     "InstructionAwareGreedyAgent",
@@ -54,7 +60,10 @@ __all__ = [
     "OracleAgent",
     "RandomAgent",
     "RandomChatAgent",
+    "SlatePopularAgent",
+    "SlateRandomAgent",
     "TextInstructionGreedyAgent",
+    "ThompsonSamplingAgent",
     "agent_entry",
     "agent_names",
     "env_id_of",

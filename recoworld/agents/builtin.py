@@ -24,13 +24,25 @@ from recoworld.agents.baselines import (
     RandomAgent,
 )
 from recoworld.agents.convrec import AbsGreedyAgent, ConvRandomAgent, MaxEntropyAgent
-from recoworld.agents.registry import register_agent
+from recoworld.agents.registry import AgentFactory, register_agent
+from recoworld.agents.slate_baselines import SlatePopularAgent, SlateRandomAgent
 
 __all__ = ["SB3_ALGOS", "resolve_sb3_checkpoint"]
 
 RECOWORLD = "RecoWorld-v0"
 CONVREC = "ConvRec-v0"
 RECOCHAT = "RecoChat-v0"
+SLATEREC = "SlateRec-v0"
+
+BAYESIAN_RANKER_OPTIONS: tuple[str, ...] = (
+    "prior_variance",
+    "noise_variance",
+    "features",
+    "prior_mean",
+    "examine_decay",
+    "discount",
+)
+"""Options of ``ts`` and ``bayes-greedy`` (see :class:`~recoworld.agents.ThompsonSamplingAgent`)."""
 
 SB3_ALGOS: tuple[str, ...] = ("ppo", "maskable-ppo")
 """Agents that play a Stable-Baselines3 model saved by ``recoworld train``."""
@@ -49,6 +61,16 @@ def _llm_ranker(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> A
     from recoworld.agents.llm_ranker import LLMRankerAgent
 
     return LLMRankerAgent(env, seed=seed, **options)
+
+
+def _bayesian_ranker(sample: bool) -> Any:
+    def build(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> Agent:
+        from recoworld.agents.thompson import BayesGreedyAgent, ThompsonSamplingAgent
+
+        cls = ThompsonSamplingAgent if sample else BayesGreedyAgent
+        return cls.for_env(env, seed=seed, **options)
+
+    return build
 
 
 def resolve_sb3_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
@@ -161,6 +183,15 @@ def _register_recoworld() -> None:
         options=("llm",),
         extras=("llm",),
     )
+    for name, sample in (("ts", True), ("bayes-greedy", False)):
+        register_agent(
+            RECOWORLD,
+            name,
+            _bayesian_ranker(sample),
+            description="a Bayesian click model learned online, ranked by a posterior "
+            + ("sample (Thompson sampling)" if sample else "mean (the greedy twin of ts)"),
+            options=BAYESIAN_RANKER_OPTIONS,
+        )
     for algo in SB3_ALGOS:
         register_agent(
             RECOWORLD,
@@ -287,6 +318,56 @@ def _register_recochat() -> None:
     )
 
 
+# ----------------------------------------------------------------------------- SlateRec-v0
+
+
+def _register_slaterec() -> None:
+    def sizes(env: gym.Env) -> tuple[int, int]:
+        unwrapped: Any = env.unwrapped
+        return int(unwrapped.n_items), int(unwrapped.slate_size)
+
+    register_agent(
+        SLATEREC,
+        "random",
+        lambda env, seed, options: SlateRandomAgent(*sizes(env), seed=seed),
+        description="a uniformly random slate of distinct items",
+    )
+    register_agent(
+        SLATEREC,
+        "popular",
+        lambda env, seed, options: SlatePopularAgent(
+            env.unwrapped.catalog.popularity,  # type: ignore[attr-defined]
+            sizes(env)[1],
+        ),
+        description="the most popular items the user has not clicked this episode",
+    )
+    for policy, text in (
+        ("greedy", "top items under the posterior mean of a Bayesian GRU"),
+        ("ts", "in-slate Thompson sampling from a Bayesian GRU's posterior"),
+    ):
+        register_agent(
+            SLATEREC,
+            f"gru-{policy}",
+            _slate_gru_agent(policy),
+            description=f"{text} (Eide et al. 2021; from checkpoint, else first trained on "
+            "2,000 users of logs generated from the env's world)",
+            options=("checkpoint", "model", "samples", "train_users", "epochs"),
+            extras=("train",),
+        )
+
+
+def _slate_gru_agent(policy: str) -> AgentFactory:
+    """The ``gru-<policy>`` factory (torch is imported when an agent is built)."""
+
+    def factory(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> Agent:
+        from recoworld.agents.slate_gru import make_slate_gru_agent
+
+        return make_slate_gru_agent(env, seed, options, policy=policy)
+
+    return factory
+
+
 _register_recoworld()
 _register_convrec()
 _register_recochat()
+_register_slaterec()

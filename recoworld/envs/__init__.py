@@ -8,6 +8,7 @@ from recoworld.envs.recoworld import (
     RecoWorldEnv,
     RecoWorldVectorEnv,
 )
+from recoworld.envs.slaterec import SlateRecConfig, SlateRecEnv
 
 __all__ = [
     "ConvRecConfig",
@@ -18,4 +19,6 @@ __all__ = [
     "RecoWorldCore",
     "RecoWorldEnv",
     "RecoWorldVectorEnv",
+    "SlateRecConfig",
+    "SlateRecEnv",
 ]

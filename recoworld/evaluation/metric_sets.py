@@ -8,7 +8,8 @@ metric set differs. Register one for your own env with :func:`register_metric_se
 without one is measured by :data:`GENERIC_METRICS` (return and episode length).
 
 Built in: ``RecoWorld-v0`` (engagement, retention, diversity, exposure), ``ConvRec-v0`` (SR@k,
-AT, hDCG) and ``RecoChat-v0`` (success rate, turns, satisfaction).
+AT, hDCG), ``RecoChat-v0`` (success rate, turns, satisfaction) and ``SlateRec-v0`` (clicks,
+CTR, groups per slate, coverage).
 """
 
 from __future__ import annotations
@@ -536,3 +537,107 @@ RECOCHAT_METRIC_SET = MetricSet(
 
 for _metric_set in (RECOWORLD_METRICS, CONVREC_METRIC_SET, RECOCHAT_METRIC_SET):
     register_metric_set(_metric_set)
+
+
+# ----------------------------------------------------------------------------- SlateRec-v0
+
+SLATEREC_EPISODE_METRICS: dict[str, str] = {
+    "clicks": "clicks over the episode (the sum of its rewards)",
+    "ctr": "clicks / slates shown (a slate gets one click or none)",
+    "no_click_rate": "slates without a click / slates shown",
+    "groups_per_slate": "distinct item groups among a slate's items, mean over the slates",
+    "episode_length": "slates shown in the episode (the horizon, or fewer if the user left)",
+}
+"""``SlateRec-v0`` metrics computed per episode; reported as mean and Student-t interval."""
+
+SLATEREC_RUN_METRICS: dict[str, str] = {
+    "coverage": "fraction of the world's items shown at least once over the run",
+}
+"""``SlateRec-v0`` metrics computed over the whole run, with percentile-bootstrap intervals
+over episodes (read them as for :data:`RECOWORLD_RUN_METRICS`)."""
+
+
+class _SlateRecRecorder:
+    """Per-episode SlateRec metrics and the distinct items each episode showed (kept per
+    episode, not as an items-wide count, since a FINN.no world has over a million items)."""
+
+    def __init__(self, env: gym.Env, episodes: int) -> None:
+        unwrapped: Any = env.unwrapped
+        world = unwrapped.world
+        self.n_items = int(world.n_items)
+        self.config = {
+            "slate_size": int(unwrapped.slate_size),
+            "horizon": int(unwrapped.horizon),
+            "n_items": self.n_items,
+            "n_groups": int(world.n_groups),
+            "world": str(world.name),
+        }
+        self.per_episode = {
+            name: np.empty(episodes, np.float64) for name in SLATEREC_EPISODE_METRICS
+        }
+        self.shown: list[np.ndarray] = [np.empty(0, np.int64)] * episodes
+        """The distinct catalog rows each episode showed."""
+
+    def record(
+        self, episode: int, rewards: Sequence[float], infos: Sequence[dict[str, Any]]
+    ) -> None:
+        steps = len(infos)
+        clicks = float(sum(rewards))
+        slates = np.stack([np.asarray(info["slate"], dtype=np.int64) for info in infos])
+        self.shown[episode] = np.unique(slates[slates >= 0])
+        values = self.per_episode
+        values["clicks"][episode] = clicks
+        values["ctr"][episode] = clicks / steps if steps else NAN
+        no_clicks = sum(1 for info in infos if int(info["clicked"]) < 0)
+        values["no_click_rate"][episode] = no_clicks / steps if steps else NAN
+        values["groups_per_slate"][episode] = (
+            float(np.mean([info["groups_in_slate"] for info in infos])) if steps else NAN
+        )
+        values["episode_length"][episode] = steps
+
+    def summarize(self, completed: int, seed: int) -> MetricSummary:
+        metrics, ci95, per_episode = _summarize_means(self.per_episode, completed)
+        if not completed:
+            metrics["coverage"], ci95["coverage"] = NAN, (NAN, NAN)
+            return MetricSummary(metrics, ci95, per_episode, dict(self.config))
+        shown = self.shown[:completed]
+        owner = np.repeat(np.arange(completed), [rows.size for rows in shown])
+        distinct, compact = np.unique(np.concatenate(shown), return_inverse=True)
+
+        def coverage(episodes: np.ndarray) -> float:
+            chosen = np.zeros(completed, np.bool_)
+            chosen[episodes] = True
+            seen = np.zeros(distinct.size, np.bool_)
+            seen[compact[chosen[owner]]] = True
+            return float(np.count_nonzero(seen)) / self.n_items
+
+        metrics["coverage"] = distinct.size / self.n_items
+        ci95["coverage"] = bootstrap_ci95(
+            np.arange(completed), coverage, np.random.default_rng(seed)
+        )
+        return MetricSummary(metrics, ci95, per_episode, dict(self.config))
+
+
+SLATEREC_METRIC_SET = MetricSet(
+    "SlateRec-v0",
+    {**SLATEREC_EPISODE_METRICS, **SLATEREC_RUN_METRICS},
+    _SlateRecRecorder,
+    {
+        "clicks": "Clicks",
+        "ctr": "CTR",
+        "no_click_rate": "No-click rate",
+        "groups_per_slate": "Groups per slate",
+        "episode_length": "Episode length",
+        "coverage": "Coverage",
+    },
+    ("clicks", "ctr", "no_click_rate", "groups_per_slate", "episode_length", "coverage"),
+    ("clicked", "slate", "groups_in_slate"),
+    bounds={
+        **dict.fromkeys(("clicks", "groups_per_slate", "episode_length"), (0.0, math.inf)),
+        **dict.fromkeys(("ctr", "no_click_rate", "coverage"), (0.0, 1.0)),
+    },
+)
+"""The metrics of ``SlateRec-v0``: :data:`SLATEREC_EPISODE_METRICS` and
+:data:`SLATEREC_RUN_METRICS`."""
+
+register_metric_set(SLATEREC_METRIC_SET)

@@ -1,4 +1,5 @@
-"""Reinforcement-learning training for RecoWorld: PPO with Stable-Baselines3.
+"""Training: PPO with Stable-Baselines3 for RecoWorld, and the Bayesian GRU slate recommender
+(:mod:`recoworld.training.slate_gru`) for SlateRec-v0.
 
 >>> from recoworld.training import TrainConfig
 >>> TrainConfig(total_timesteps=1024, n_envs=2).action_type
@@ -13,6 +14,13 @@ from recoworld.training.policies import (
 )
 from recoworld.training.ppo import TrainConfig, train_ppo
 from recoworld.training.sb3 import SB3Agent, load_sb3_agent
+from recoworld.training.slate_gru import (
+    evaluate_slate_gru,
+    fit_slate_gru,
+    load_slate_gru,
+    save_slate_gru,
+    train_slate_gru,
+)
 
 __all__ = [
     "CandidateFeaturesExtractor",
@@ -21,6 +29,11 @@ __all__ = [
     "RankerFeaturesExtractor",
     "SB3Agent",
     "TrainConfig",
+    "evaluate_slate_gru",
+    "fit_slate_gru",
     "load_sb3_agent",
+    "load_slate_gru",
+    "save_slate_gru",
     "train_ppo",
+    "train_slate_gru",
 ]

@@ -39,6 +39,7 @@ CHECK_VARIANTS: dict[str, list[dict]] = {
         {"n_items": 50, "top_k": 1, "max_turns": 2},
         {"user": "ailo", "llm": ScriptedChatModel(_scripted_ailo_answer), "n_items": 200},
     ],
+    "SlateRec-v0": [{}, {"slate_size": 3, "horizon": 4, "history_length": 2}],
 }
 """Constructor variants checked per env id; every registered id must be listed."""
 
