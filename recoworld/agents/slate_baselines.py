@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from recoworld.seeding import tagged_rng
 from recoworld.validation import check_int
 
 __all__ = ["SlatePopularAgent", "SlateRandomAgent"]
@@ -31,11 +32,11 @@ class SlateRandomAgent:
     def __init__(self, n_items: int, slate_size: int, seed: int | None = None) -> None:
         self.n_items = check_int("n_items", n_items, 1)
         self.slate_size = check_int("slate_size", slate_size, 1, self.n_items)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng() if seed is None else tagged_rng(seed, "slate-random")
 
     def reset(self, *, seed: int | None = None) -> None:
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            self.rng = tagged_rng(seed, "slate-random")
 
     def act(self, observation: Observation, info: dict[str, Any]) -> np.ndarray:
         return self.rng.choice(self.n_items, self.slate_size, replace=False).astype(np.int64)

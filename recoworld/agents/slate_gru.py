@@ -32,17 +32,28 @@ of the current user, updated online from the observation, and fill a slate of ca
 
 * greedy: the ``slate_size`` items of highest posterior-mean score, leaving out the items the
   user clicked this episode;
-* in-slate Thompson sampling: ``K`` draws of the item vectors (``K = slate_size`` by default)
-  drawn afresh for every slate from the agent's seeded generator (reseeded by ``reset(seed=)``)
-  and scored against the user's state (the GRU run on the posterior-mean vectors); the slate is
-  filled position by position, position ``p`` taken by draw ``p mod K``, which proposes its
-  best-scoring item not yet in the slate (nor clicked this episode). With ``K = slate_size``
-  every draw places exactly one item; as the posterior variance goes to 0 every draw ranks the
-  items as the mean does and the slate equals the greedy one.
+* in-slate Thompson sampling: ``K`` posterior draws of the scores of every item
+  (``K = slate_size`` by default) drawn afresh for every slate from the agent's seeded
+  generator (reseeded by ``reset(seed=)``) for the user's state (the GRU run on the
+  posterior-mean vectors); the slate is filled position by position, position ``p`` taken by
+  draw ``p mod K``, which proposes its best-scoring item not yet in the slate (nor clicked this
+  episode). With ``K = slate_size`` every draw places exactly one item; as the posterior
+  variance goes to 0 every draw ranks the items as the mean does and the slate equals the
+  greedy one. The scores are drawn directly (:meth:`SlateGRU.sample_scores`), not by scoring
+  draws of the whole item table: under the mean-field posterior the item vectors are
+  independent Gaussians, so for a fixed state ``z`` the scores ``<z, v_i>`` are independent
+  Gaussians with mean ``<z, m_i>`` and variance ``sum_d z_d^2 s_id^2`` (``m_i, s_i`` item
+  ``i``'s posterior mean and scale), the same distribution from ``K x n_items`` numbers instead
+  of ``K x n_items x dim``.
+
+Seeds: an agent's streams (the logs and training of a model it trains itself, its posterior
+draws) are derived from its seed by tagged :class:`numpy.random.SeedSequence` s, so none of them
+is the stream of an env reset with the same seed.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Mapping
@@ -148,9 +159,17 @@ class SlateGRU(nn.Module):
                 f"category must be a numeric array of shape ({config.n_items},), got "
                 f"{category.dtype} {category.shape}"
             )
+        if category.dtype.kind == "f" and len(category):
+            whole = np.isfinite(category) & (category == np.round(category))
+            if not whole.all():
+                bad = int(np.flatnonzero(~whole)[0])
+                raise ValueError(
+                    f"category holds {float(category[bad])} at index {bad}: groups must be "
+                    "integers (integral floats, as the FINN.no itemattr file stores them, are fine)"
+                )
         if len(category) and (category.min() < 0 or category.max() >= config.n_groups):
             raise ValueError(
-                f"category holds groups {int(category.min())}..{int(category.max())}; the model "
+                f"category holds groups {category.min():g}..{category.max():g}; the model "
                 f"has groups 0..{config.n_groups - 1}"
             )
         self.config = config
@@ -180,10 +199,31 @@ class SlateGRU(nn.Module):
         return self.item_loc + self.item_log_scale.exp() * noise
 
     def sample_item_vectors(self, n_samples: int, generator: torch.Generator) -> torch.Tensor:
-        """``(n_samples, n_items, dim)`` posterior draws (no gradient)."""
+        """``(n_samples, n_items, dim)`` posterior draws (no gradient). To score the draws
+        against one state, :meth:`sample_scores` gives the same distribution with ``dim``
+        times fewer numbers."""
         with torch.no_grad():
             noise = torch.randn((n_samples, *self.item_loc.shape), generator=generator)
             return self.item_loc + self.item_log_scale.exp() * noise
+
+    def sample_scores(
+        self, state: torch.Tensor, n_samples: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``(n_samples, n_items)`` posterior draws of the scores ``<z, v_i>`` of every index
+        for the state ``z`` = ``state`` ``(dim,)`` (no gradient).
+
+        The mean-field posterior makes the item vectors independent Gaussians, so each score
+        is an independent Gaussian with mean ``<z, m_i>`` and standard deviation
+        ``sqrt(sum_d z_d^2 s_id^2)``; a draw is ``mean + sd * eps`` with ``eps``
+        ``(n_samples, n_items)`` standard normals from ``generator``: the distribution of
+        ``scores(state, sample_item_vectors(n_samples, generator))`` without drawing the
+        ``(n_samples, n_items, dim)`` table.
+        """
+        with torch.no_grad():
+            mean = self.item_loc @ state
+            sd = torch.sqrt(torch.exp(2 * self.item_log_scale) @ (state * state))
+            noise = torch.randn((n_samples, self.config.n_items), generator=generator)
+            return mean + sd * noise
 
     def kl(self) -> torch.Tensor:
         """KL divergence of the variational posterior from the hierarchical prior (a scalar).
@@ -240,10 +280,20 @@ class SlateGRU(nn.Module):
     def no_click_logit(
         self, states: torch.Tensor, vectors: torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
-        """``(...)`` the no-click logit ``<z, v_1> + b[L]`` (lengths clipped to the table only
-        for padded steps, which no likelihood counts)."""
-        bias = self.no_click_bias[lengths.clamp(0, self.config.max_slate_length)]
-        return (states * vectors[NO_CLICK_ITEM]).sum(-1) + bias
+        """``(...)`` the no-click logit ``<z, v_1> + b[L]``, ``lengths`` the slate lengths
+        (0 for padded steps).
+
+        Raises:
+            ValueError: a length outside the table's ``0..max_slate_length``.
+        """
+        top = self.config.max_slate_length
+        if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > top):
+            raise ValueError(
+                f"slate lengths run {int(lengths.min())}..{int(lengths.max())}; the model's "
+                f"length table covers 0..{top} (max_slate_length={top}): train it on logs with "
+                "slates this wide"
+            )
+        return (states * vectors[NO_CLICK_ITEM]).sum(-1) + self.no_click_bias[lengths]
 
     def log_likelihood(
         self,
@@ -265,10 +315,15 @@ class SlateGRU(nn.Module):
         Returns:
             ``(log_prob, counted)``, both ``(U, T)``; ``log_prob`` is 0 where ``counted`` is
             false (padding, and for the slate likelihood a click outside its slate).
+
+        Raises:
+            ValueError: a non-padded step's slate length exceeds ``max_slate_length`` (a
+                padded step's length is ignored).
         """
         states = self.states(click, vectors)
-        no_click = self.no_click_logit(states, vectors, lengths)
         real_step = click != PAD_ITEM
+        lengths = torch.where(real_step, lengths, torch.zeros_like(lengths))
+        no_click = self.no_click_logit(states, vectors, lengths)
         if likelihood == "slate":
             shown = slate != PAD_ITEM
             shown[..., 0] = False
@@ -303,6 +358,20 @@ class SlateGRU(nn.Module):
 # -------------------------------------------------------------------------------- agents
 
 
+_LOGS_STREAM = 1
+"""Tag of the stream of the logs an agent generates to train its own model."""
+_TRAIN_STREAM = 2
+"""Tag of the seed of that training."""
+_DRAW_STREAM = 3
+"""Tag of the stream of a Thompson-sampling agent's posterior draws."""
+
+
+def _stream_seed(seed: int, tag: int) -> int:
+    """The seed of stream ``tag`` of ``seed``: a tagged :class:`numpy.random.SeedSequence`, so
+    it differs from ``seed`` itself (which seeds, e.g., the env's users)."""
+    return int(np.random.SeedSequence([seed, tag]).generate_state(1, np.uint32)[0])
+
+
 def _top_unused(scores: np.ndarray, excluded: np.ndarray) -> int:
     masked = np.where(excluded, -np.inf, scores)
     return int(np.argmax(masked))
@@ -320,11 +389,15 @@ class SlateGRUAgent:
         n_items: catalog rows of the env's world.
         slate_size: items per slate.
         policy: ``"greedy"`` or ``"ts"`` (in-slate Thompson sampling).
-        samples: posterior draws per slate for ``"ts"`` (default ``slate_size``).
-        seed: seeds the draws; :meth:`reset` with a seed reseeds them.
+        samples: posterior draws per slate for ``"ts"`` (default ``slate_size``; refused for
+            ``"greedy"``, which draws nothing).
+        seed: seeds the draws (through a tagged stream of it); :meth:`reset` with a seed
+            reseeds them.
 
     Raises:
-        ValueError: the model's item count does not match ``n_items``, or a bad argument.
+        ValueError: the model's item count does not match ``n_items``, its length table is
+            shorter than ``slate_size + 1`` (the slate and its no-click entry), or a bad
+            argument.
     """
 
     def __init__(
@@ -345,11 +418,23 @@ class SlateGRUAgent:
                 f"the model scores {model.config.n_items - FIRST_ITEM} items, the env's world has "
                 f"{n_items}: train it on logs of this world (or load its checkpoint)"
             )
+        if model.config.max_slate_length < self.slate_size + 1:
+            raise ValueError(
+                f"slate_size={self.slate_size} makes slates of {self.slate_size + 1} entries with "
+                f"the no-click one; the model was trained on slates of at most "
+                f"{model.config.max_slate_length} (max_slate_length): train it on logs with "
+                "slates this wide"
+            )
+        if samples is not None and self.policy != "ts":
+            raise ValueError(
+                f"samples={samples!r} sets the posterior draws of gru-ts; gru-{self.policy} "
+                "draws nothing"
+            )
         self.samples = self.slate_size if samples is None else check_int("samples", samples, 1)
         self.model = model.eval()
         self.name = f"gru-{policy}"
         self._seed = 0 if seed is None else check_seed("seed", seed)
-        self._generator = torch.Generator().manual_seed(self._seed)
+        self._generator = torch.Generator().manual_seed(_stream_seed(self._seed, _DRAW_STREAM))
         self._state = model.start_state()
         self._clicked = np.zeros(n_items, dtype=bool)
         self._last_step = 0
@@ -358,7 +443,7 @@ class SlateGRUAgent:
     def reset(self, *, seed: int | None = None) -> None:
         """Start a new user (and reseed the posterior draws when ``seed`` is given)."""
         if seed is not None:
-            self._generator.manual_seed(check_seed("seed", seed))
+            self._generator.manual_seed(_stream_seed(check_seed("seed", seed), _DRAW_STREAM))
         self._state = self.model.start_state()
         self._clicked[:] = False
         self._last_step = 0
@@ -394,8 +479,8 @@ class SlateGRUAgent:
         if self.policy == "greedy":
             score_rows = [self.model.scores(self._state).numpy()[FIRST_ITEM:]]
         else:
-            draws = self.model.sample_item_vectors(self.samples, self._generator)
-            score_rows = list(self.model.scores(self._state, draws).numpy()[:, FIRST_ITEM:])
+            draws = self.model.sample_scores(self._state, self.samples, self._generator)
+            score_rows = list(draws.numpy()[:, FIRST_ITEM:])
         slate = np.empty(self.slate_size, dtype=np.int64)
         for position in range(self.slate_size):
             if position >= size:  # more slots than items: the rest repeat (wasted slots)
@@ -437,14 +522,17 @@ def make_slate_gru_agent(
     :func:`recoworld.training.slate_gru.save_slate_gru`), or ``model`` (a :class:`SlateGRU`);
     without either, a model is trained first on ``train_users`` users (default
     :data:`DEFAULT_TRAIN_USERS`) of logs generated from the env's world
-    (:func:`recoworld.catalog.slates.generate_slate_logs`, seeded by ``seed``) for ``epochs``
-    epochs (default :data:`DEFAULT_TRAIN_EPOCHS`), with 16-dimensional vectors, the slate
-    likelihood and a step size of :data:`DEFAULT_TRAIN_LEARNING_RATE`. ``samples``: posterior
-    draws per slate for ``gru-ts`` (default the slate size).
+    (:func:`recoworld.catalog.slates.generate_slate_logs`, slate rows of the env's
+    ``slate_size + 1`` entries, the no-click one included; the logs and the training seeded by
+    tagged streams of ``seed``, so the logged users are not the env's users of the same seed)
+    for ``epochs`` epochs (default :data:`DEFAULT_TRAIN_EPOCHS`), with 16-dimensional vectors,
+    the slate likelihood and a step size of :data:`DEFAULT_TRAIN_LEARNING_RATE`. ``samples``:
+    posterior draws per slate for ``gru-ts`` (default the slate size; refused for
+    ``gru-greedy``).
 
     Raises:
-        ValueError: an option is out of range or given with a conflicting one, or the model does
-            not fit the env's world.
+        ValueError: an option is out of range, given with a conflicting one or to the wrong
+            agent, or the model does not fit the env's world or its slate size.
         OSError: the checkpoint cannot be read.
     """
     world = env.unwrapped.world  # type: ignore[attr-defined]
@@ -452,6 +540,9 @@ def make_slate_gru_agent(
     model = options.get("model")
     checkpoint = options.get("checkpoint")
     training = [name for name in ("train_users", "epochs") if options.get(name) is not None]
+    samples = options.get("samples")
+    if samples is not None and policy != "ts":  # before any training
+        raise ValueError(f"option samples={samples!r} is for gru-ts; gru-{policy} draws nothing")
     if model is not None and checkpoint is not None:
         raise ValueError("give the option model or checkpoint, not both")
     if (model is not None or checkpoint is not None) and training:
@@ -468,15 +559,29 @@ def make_slate_gru_agent(
 
         users = check_int("train_users", options.get("train_users", DEFAULT_TRAIN_USERS), 2)
         epochs = check_int("epochs", options.get("epochs", DEFAULT_TRAIN_EPOCHS), 1)
-        data_seed = 0 if seed is None else check_seed("seed", seed)
-        logs = generate_slate_logs(world, users, seed=data_seed, slate_size=slate_size)
+        base = 0 if seed is None else check_seed("seed", seed)
+        # Rows of the env's items plus the no-click entry; the logging policy's other sizes
+        # are widened (or narrowed) only as far as that width needs.
+        width = slate_size + 1
+        default = inspect.signature(generate_slate_logs).parameters
+        logs = generate_slate_logs(
+            world,
+            users,
+            seed=_stream_seed(base, _LOGS_STREAM),
+            slate_size=width,
+            min_search_length=min(default["min_search_length"].default, width),
+            candidates_per_group=max(default["candidates_per_group"].default, slate_size),
+            pool_size=max(default["pool_size"].default, slate_size),
+        )
         model, _ = train_slate_gru(
-            logs, seed=data_seed, epochs=epochs, learning_rate=DEFAULT_TRAIN_LEARNING_RATE
+            logs,
+            seed=_stream_seed(base, _TRAIN_STREAM),
+            epochs=epochs,
+            learning_rate=DEFAULT_TRAIN_LEARNING_RATE,
         )
     if not isinstance(model, SlateGRU):
         raise ValueError(f"option model={model!r} is not a SlateGRU")
     check_model_fits_world(model, world)
-    samples = options.get("samples")
     return SlateGRUAgent(
         model, world.n_items, slate_size, policy=policy, samples=samples, seed=seed
     )

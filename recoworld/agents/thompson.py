@@ -69,6 +69,7 @@ import numpy as np
 import scipy.linalg
 
 from recoworld.agents.base import ObservationLayout, top_slate
+from recoworld.seeding import tagged_rng
 from recoworld.validation import check_choice, check_int, check_number
 
 __all__ = [
@@ -364,7 +365,7 @@ class ThompsonSamplingAgent:
         self.examine_decay = check_number("examine_decay", examine_decay, 0.0, 1.0)
         self.discount = check_number("discount", discount, 0.0, 1.0, low_open=True)
         self.seed = None if seed is None else check_int("seed", seed, 0)
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = np.random.default_rng() if self.seed is None else tagged_rng(self.seed, "ts")
         self.model = self._new_model()
         self._shown: np.ndarray | None = None
         """``(S, p)`` features of the slate shown last, awaiting its feedback."""
@@ -398,7 +399,7 @@ class ThompsonSamplingAgent:
     def reset(self, *, seed: int | None = None) -> None:
         """Start a new user: the model goes back to the prior; ``seed`` reseeds sampling."""
         if seed is not None:
-            self.rng = np.random.default_rng(check_int("seed", seed, 0))
+            self.rng = tagged_rng(check_int("seed", seed, 0), "ts")
         self.model = self._new_model()
         self._shown = None
 

@@ -6,10 +6,11 @@ A log folder holds three files:
   ``interaction_type`` ``(U, T)``; ``slate`` ``(U, T, S)``. All integers. Row ``slate[u, t]``
   holds the no-click item (log index 1) at position 0, then the items shown, then padding (0);
   ``slate_lengths`` counts the no-click entry (six items shown: length 7). ``click`` is the log
-  index clicked, 1 for no click and 0 for a padded step (no interaction); ``click_idx`` is the
-  click's position in the row (0 for no click). ``interaction_type`` is 0 (undefined, and padded
-  steps), 1 (search) or 2 (recommendation). In the real data a clicked item is not always in its
-  slate; that is accepted.
+  index clicked, 1 for no click and 0 for a padded step (no interaction: length 0, click
+  position 0, a slate row of zeros); ``click_idx`` is the click's position in the row (0 for no
+  click). ``interaction_type`` is 0 (undefined, and padded steps), 1 (search) or 2
+  (recommendation). In the real data a clicked item is not always in its slate; that is
+  accepted. :func:`check_slate_values` lists what loading and writing enforce.
 * ``itemattr.npz``: ``category`` ``(n_items,)``, the category of every log index (stored as
   float in the real file); categories 0, 1, 2 belong to the special indices.
 * ``ind2val.json``: ``{"category": {"0": "PAD", "1": "noClick", "2": "<UNK>", "3": ...},
@@ -30,7 +31,7 @@ import struct
 import uuid
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from recoworld.catalog.base import Catalog
 from recoworld.catalog.slate_world import (
     FIRST_ITEM,
     NO_CLICK_ITEM,
+    PAD_ITEM,
     SLATE_USER_CONFIG,
     SlateWorld,
 )
@@ -229,18 +231,23 @@ def load_slate_logs(
     is memory-mapped in place. A compressed member (``np.savez_compressed``, as the real FINN.no
     file is) is decompressed once, in chunks, to ``<cache_dir>/<key>/<member>.npy`` and that
     file is memory-mapped; ``<key>`` is a hash of the absolute path, size and modification time
-    of ``data.npz``, so a changed file is decompressed again, never served stale. The default
-    ``cache_dir`` is ``$XDG_CACHE_HOME/recoworld/slate_logs`` (``~/.cache/recoworld/slate_logs``);
-    the real file needs about 6 GB there. Nothing is written into ``path``. Cached files are kept
-    for later loads; delete the folder to reclaim the space.
+    of ``data.npz`` and of the CRC32 and compressed size of each of its members (read from the
+    zip central directory), so a changed file is decompressed again, never served stale, even
+    when a copy kept the old size and modification time. The default ``cache_dir`` is
+    ``$XDG_CACHE_HOME/recoworld/slate_logs`` (``~/.cache/recoworld/slate_logs``); the real file
+    needs about 6 GB there. Nothing is ever written next to the dataset's files: a ``cache_dir``
+    passed inside ``path`` is refused, while the default cache is used even when ``path`` is
+    an ancestor of it (data kept in ``$HOME``), as it only writes inside its own folder. Cached
+    files are kept for later loads; delete the folder to reclaim the space.
 
-    Every value is checked, a chunk of users at a time (bounded memory): clicks and slate
-    entries are log indices ``0..n_items-1``, slate lengths ``0..S``, click positions
-    ``0..S-1`` and interaction types named in ``ind2val.json``.
+    Every value and every step is checked, a chunk of users at a time (bounded memory), by
+    :func:`check_slate_values`: value ranges, and the slate-row layout the module docstring
+    describes (no-click entry first, lengths that count it, padding after them).
 
     Args:
         path: the log folder.
-        cache_dir: where decompressed members are kept (not inside ``path``).
+        cache_dir: where decompressed members are kept (not inside ``path``); default
+            ``$XDG_CACHE_HOME/recoworld/slate_logs``.
 
     Returns:
         The logs, with read-only memmapped interaction arrays and an in-memory ``category``.
@@ -248,8 +255,9 @@ def load_slate_logs(
     Raises:
         FileNotFoundError: the folder or one of its files is missing.
         ValueError: a file that is not a valid archive or JSON, a missing key, a non-integer
-            array, inconsistent shapes or a bad value (the file, key, value and the user row
-            and step are named), or a ``cache_dir`` inside ``path``.
+            array, inconsistent shapes, a bad value or a step that breaks the layout (the file,
+            key, value, user row and step are named), or a ``cache_dir`` passed inside
+            ``path``.
     """
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -330,16 +338,23 @@ def _read_category(path: Path, category_names: dict[int, str]) -> np.ndarray:
             f"{path}: key 'category' has {len(category)} entries; the {FIRST_ITEM} special "
             "indices alone need 3"
         )
-    known = np.array(sorted(category_names), dtype=np.int64)
-    position = np.searchsorted(known, category)
-    named = (position < len(known)) & (known[np.minimum(position, len(known) - 1)] == category)
-    if not named.all():
-        bad = int(np.argmax(~named))
+    unnamed = _unnamed_category(category, category_names)
+    if unnamed is not None:
         raise ValueError(
-            f"{path}: key 'category' holds {int(category[bad])} at item {bad}, a category "
-            f"{NAMES_FILE} does not name"
+            f"{path}: key 'category' holds {int(category[unnamed])} at item {unnamed}, a "
+            f"category {NAMES_FILE} does not name"
         )
     return category
+
+
+def _unnamed_category(category: np.ndarray, category_names: Mapping[int, str]) -> int | None:
+    """The first item whose category ``category_names`` does not name, or None."""
+    known = np.array(sorted(category_names), dtype=np.int64)
+    if not len(known):
+        return 0 if len(category) else None
+    position = np.searchsorted(known, category)
+    named = (position < len(known)) & (known[np.minimum(position, len(known) - 1)] == category)
+    return None if named.all() else int(np.argmax(~named))
 
 
 def _map_data(path: Path, cache_dir: str | os.PathLike[str] | None) -> dict[str, np.ndarray]:
@@ -415,15 +430,27 @@ def _cached_member(
 ) -> Path:
     """The decompressed copy of ``info`` in the cache (made once, written aside then renamed)."""
     source = path.absolute().resolve()
+    dataset = source.parent
     root = _cache_root(cache_dir)
-    if root.resolve().is_relative_to(source.parent):
+    if cache_dir is not None and root.resolve().is_relative_to(dataset):
         raise ValueError(
-            f"cache_dir={str(root)!r} is inside the log folder {str(source.parent)!r}; "
-            "the loader never writes into a dataset folder"
+            f"cache_dir={str(cache_dir)!r} is inside the log folder {str(dataset)!r}; the "
+            "loader never writes into a dataset folder (pass a cache_dir outside it)"
         )
     stat = source.stat()
-    digest = hashlib.sha256(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
+    # the central directory's CRC32 and compressed size of every member tell apart two files
+    # of equal size and modification time (a copy made with ``cp -p``)
+    members = sorted(
+        f"{member.filename}\0{member.CRC}\0{member.compress_size}" for member in archive.infolist()
+    )
+    identity = "\0".join([str(source), str(stat.st_size), str(stat.st_mtime_ns), *members])
+    digest = hashlib.sha256(identity.encode()).hexdigest()
     folder = root / digest[:20]
+    if folder.resolve() == dataset:
+        raise ValueError(
+            f"the cache folder {str(folder)!r} of {str(source)!r} is its log folder; the loader "
+            "never writes next to a dataset's files (pass another cache_dir)"
+        )
     target = folder / info.filename
     if target.is_file():
         return target
@@ -443,11 +470,34 @@ def _cached_member(
 
 
 def check_slate_values(logs: SlateLogs, label: str) -> None:
-    """Check every value of ``logs``, a chunk of users at a time (memory stays bounded).
+    """Check every value of ``logs`` and the layout of every step, a chunk of users at a time
+    (memory stays bounded).
+
+    Values: ``click`` and ``slate`` entries are log indices ``0..n_items-1``, ``slate_lengths``
+    are in ``0..S``, ``click_idx`` in ``0..S-1`` and ``interaction_type`` is a type named in
+    ``interaction_type_names``.
+
+    Layout, as the FINN.no format states it (no-click entry at position 0, lengths that count
+    it, padding after the length). On a step with an interaction (``click != 0``):
+
+    * ``slate_lengths >= 1``;
+    * ``slate[u, t, 0]`` is the no-click index 1;
+    * the entries at positions ``1..length-1`` (the items shown) are not 0, and those at
+      positions ``length..S-1`` are 0;
+    * ``click_idx < length``.
+
+    On a padded step (``click == 0``): ``slate_lengths`` 0, ``click_idx`` 0 and a slate row of
+    zeros. Not checked, as the real data does not promise it: that a clicked item is in its
+    slate (it sometimes is not) or at ``slate[u, t, click_idx]``, that a slate's items are
+    distinct, the interaction type of a padded step, and distinct user ids.
+
+    Args:
+        logs: the logs (memory-mapped logs are read a chunk of users at a time).
+        label: what the error messages name, e.g. the file.
 
     Raises:
-        ValueError: the first bad value, naming ``label``, the key, the value, the user row and
-            the step (and slot for ``slate``).
+        ValueError: the first bad value (by check, then user row), naming ``label``, the key,
+            the value, the user row and the step (and slot for ``slate``) and what was expected.
     """
     n_items, width = logs.n_items, logs.max_slate
     types = np.array(sorted(logs.interaction_type_names), dtype=np.int64)
@@ -460,8 +510,9 @@ def check_slate_values(logs: SlateLogs, label: str) -> None:
     chunk = max(1, _CHUNK_ENTRIES // max(1, logs.n_steps * max(width, 1)))
     for start in range(0, logs.n_users, chunk):
         stop = min(start + chunk, logs.n_users)
+        part = {field: np.asarray(getattr(logs, field)[start:stop]) for field in limits}
         for field, (low, high, allowed) in limits.items():
-            values = np.asarray(getattr(logs, field)[start:stop])
+            values = part[field]
             bad = (values < low) | (values > high)
             if bad.any():
                 _raise_bad(label, field, values, bad, start, allowed)
@@ -471,17 +522,98 @@ def check_slate_values(logs: SlateLogs, label: str) -> None:
         if bad.any():
             names = ", ".join(f"{k} {v}" for k, v in sorted(logs.interaction_type_names.items()))
             _raise_bad(label, "interaction_type", values, bad, start, f"one of {names}")
+        _check_layout(label, part, start)
+
+
+def _check_layout(label: str, part: dict[str, np.ndarray], start: int) -> None:
+    """The layout checks of :func:`check_slate_values` on one chunk of in-range values."""
+    click, slate = part["click"], part["slate"]
+    lengths = part["slate_lengths"].astype(np.int64)
+    click_idx = part["click_idx"].astype(np.int64)
+    real = click != PAD_ITEM
+    padded = ~real
+
+    def length_at(where: tuple[int, ...]) -> int:
+        return int(lengths[where[0], where[1]])
+
+    bad = real & (lengths < 1)
+    if bad.any():
+        _raise_bad(
+            label,
+            "slate_lengths",
+            lengths,
+            bad,
+            start,
+            "at least 1 on a step with an interaction (lengths count the no-click entry)",
+        )
+    bad = padded & (lengths != 0)
+    if bad.any():
+        _raise_bad(label, "slate_lengths", lengths, bad, start, "0 on a padded step (click 0)")
+    bad = padded & (click_idx != 0)
+    if bad.any():
+        _raise_bad(label, "click_idx", click_idx, bad, start, "0 on a padded step (click 0)")
+    if slate.shape[2]:
+        bad = np.zeros(slate.shape, bool)
+        bad[..., 0] = real & (slate[..., 0] != NO_CLICK_ITEM)
+        if bad.any():
+            _raise_bad(
+                label,
+                "slate",
+                slate,
+                bad,
+                start,
+                f"the no-click index {NO_CLICK_ITEM} at slot 0 of a step with an interaction",
+            )
+        inside = np.arange(slate.shape[2]) < lengths[..., None]
+        bad = inside & (slate == PAD_ITEM)
+        if bad.any():
+            _raise_bad(
+                label,
+                "slate",
+                slate,
+                bad,
+                start,
+                lambda where: f"an item (not 0) below the slate length {length_at(where)}",
+            )
+        bad = ~inside & (slate != PAD_ITEM)
+        if bad.any():
+
+            def padding(where: tuple[int, ...]) -> str:
+                if padded[where[0], where[1]]:
+                    return "0 on a padded step (click 0): its slate row is all 0"
+                return f"0 (padding) from the slate length {length_at(where)} on"
+
+            _raise_bad(label, "slate", slate, bad, start, padding)
+    bad = real & (click_idx >= lengths)
+    if bad.any():
+        _raise_bad(
+            label,
+            "click_idx",
+            click_idx,
+            bad,
+            start,
+            lambda where: f"a position below the slate length {length_at(where)}",
+        )
 
 
 def _raise_bad(
-    label: str, field: str, values: np.ndarray, bad: np.ndarray, start: int, allowed: str
+    label: str,
+    field: str,
+    values: np.ndarray,
+    bad: np.ndarray,
+    start: int,
+    allowed: str | Callable[[tuple[int, ...]], str],
 ) -> None:
-    where = np.unravel_index(int(np.argmax(bad.reshape(-1))), bad.shape)
-    place = f"user row {start + int(where[0])}, step {int(where[1])}"
+    """Raise the ValueError for the first ``bad`` entry of a chunk of users from row ``start``;
+    ``allowed`` says what was expected (or builds it from the entry's chunk position)."""
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad.reshape(-1))), bad.shape))
+    place = f"user row {start + where[0]}, step {where[1]}"
     if len(where) > 2:
-        place += f", slot {int(where[2])}"
+        place += f", slot {where[2]}"
+    expected = allowed(where) if callable(allowed) else allowed
     raise ValueError(
-        f"{label}: key {_FIELDS[field]!r} holds {int(values[where])} at {place}; expected {allowed}"
+        f"{label}: key {_FIELDS[field]!r} holds {int(values[where])} at {place}; "
+        f"expected {expected}"
     )
 
 
@@ -500,8 +632,10 @@ def write_slate_logs(
     ``data.npz`` and ``itemattr.npz`` are written with ``np.savez`` (``np.savez_compressed``
     with ``compress``) under the FINN.no key names, ``category`` as float64 like the real file;
     ``ind2val.json`` maps string indices to names. Each file is written under a hidden name
-    beside its target and renamed into place, so an interrupted write leaves no half file. The
-    values are checked first (see :func:`load_slate_logs`).
+    beside its target and renamed into place, so an interrupted write leaves no half file.
+    Everything :func:`load_slate_logs` checks is checked first, before anything is written: the
+    category of every item is named in ``category_names`` and every value and step passes
+    :func:`check_slate_values`; a written folder always loads.
 
     Args:
         logs: the logs.
@@ -514,7 +648,8 @@ def write_slate_logs(
 
     Raises:
         FileExistsError: one of the three files exists and ``overwrite`` is false (named).
-        ValueError: a bad value in ``logs`` (named, as when loading).
+        ValueError: a category ``category_names`` does not name, or a bad value or step in
+            ``logs`` (named, as when loading).
         OSError: the folder cannot be written.
     """
     if not isinstance(logs, SlateLogs):
@@ -527,6 +662,12 @@ def write_slate_logs(
         raise NotADirectoryError(f"slate log folder {str(root)!r} is a file, not a folder")
     for name in (DATA_FILE, ITEM_FILE, NAMES_FILE):
         check_new_file(root / name, overwrite=overwrite, what="slate log file")
+    bad = _unnamed_category(logs.category, logs.category_names)
+    if bad is not None:
+        raise ValueError(
+            f"logs: category holds {int(logs.category[bad])} at item {bad}, a category "
+            "category_names does not name (a folder written with it could not be loaded)"
+        )
     check_slate_values(logs, "logs")
     root.mkdir(parents=True, exist_ok=True)
     save = np.savez_compressed if compress else np.savez

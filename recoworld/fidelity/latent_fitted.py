@@ -493,6 +493,9 @@ class LatentFittedSimulator:
             if not isinstance(config, dict):
                 raise ValueError(f"config={config!r} must be an object of UserModelConfig fields")
             known = {field.name for field in dataclasses.fields(UserModelConfig)}
+            if "choice_model" not in config:
+                # Saved before the user model had a choice model: all users were cascade users.
+                config = {**config, "choice_model": "cascade"}
             if set(config) != known:
                 odd = sorted(set(config) ^ known)
                 raise ValueError(f"config has missing or unknown fields {odd}")

@@ -588,8 +588,10 @@ def _mnl_choose(
 
     Every shown slot is examined; the slot clicked is drawn by inverting the cumulative
     probabilities (no-click first, then the slots in order) at ``draw``, with probabilities
-    :func:`slate_choice_probabilities`. An override of ``1`` / ``0`` forces a click / skip of its
-    slot whatever the draw (an LLM decider's answer); ``-1`` slots follow the draw.
+    :func:`slate_choice_probabilities`. Overrides (another decider's answer) keep the one-click
+    rule: a slot forced to ``1`` is the click and no draw is made (the first such slot, should a
+    caller force several; :func:`step_users` refuses that); a slot forced to ``0`` is left out of
+    the draw, which picks among the other shown slots and no click.
     """
     n_slots = items.shape[1]
     top = params[_P_NO_CLICK]
@@ -607,30 +609,30 @@ def _mnl_choose(
                 item_topics, quality, params,
             )  # fmt: skip
             top = max(top, utilities[s])
-    total = math.exp(params[_P_NO_CLICK] - top)
-    last = -1
-    for s in range(n_slots):
-        if utilities[s] > -np.inf:
-            total += math.exp(utilities[s] - top)
-            last = s
-    target = draw * total
-    running = math.exp(params[_P_NO_CLICK] - top)
     chosen = -1
-    if target >= running:
-        chosen = last  # what rounding leaves past the last slot belongs to the last slot
-        for s in range(n_slots):
-            if utilities[s] > -np.inf:
-                running += math.exp(utilities[s] - top)
-                if target < running:
-                    chosen = s
-                    break
     for s in range(n_slots):
-        decision = click_override[user, s]
-        if decision < 0:
-            click = s == chosen
-        else:
-            click = decision == 1 and utilities[s] > -np.inf
-        if click:
+        if click_override[user, s] == 1 and utilities[s] > -np.inf:
+            chosen = s
+            break
+    if chosen < 0:
+        total = math.exp(params[_P_NO_CLICK] - top)
+        last = -1
+        for s in range(n_slots):
+            if utilities[s] > -np.inf and click_override[user, s] != 0:
+                total += math.exp(utilities[s] - top)
+                last = s
+        target = draw * total
+        running = math.exp(params[_P_NO_CLICK] - top)
+        if target >= running:
+            chosen = last  # what rounding leaves past the last slot belongs to the last slot
+            for s in range(n_slots):
+                if utilities[s] > -np.inf and click_override[user, s] != 0:
+                    running += math.exp(utilities[s] - top)
+                    if target < running:
+                        chosen = s
+                        break
+    for s in range(n_slots):
+        if s == chosen:
             clicks[user, s] = True
             watch[user, s] = watch_fraction(
                 utilities[s] - params[_P_NO_CLICK], normals[user, s], params[_P_WATCH_SHARP],
@@ -974,11 +976,21 @@ def step_users(
     ``click_override`` (``(n, S)``) and ``leave_override`` (``(n,)``), with ``-1`` (the latent
     model decides), ``0`` (skip / stay) or ``1`` (click / leave) per entry, hand decisions to
     another decider such as an LLM user; the state is updated from those decisions (see
-    :func:`turn_kernel`). The random draws are the same either way.
+    :func:`turn_kernel`). The random draws are the same either way. With
+    ``choice_model="mnl"`` a forced click is the user's one click of the slate (a row forcing
+    more than one raises ``ValueError``) and a forced skip takes its slot out of the choice.
     """
     items = np.ascontiguousarray(items, dtype=np.int64)
     n, s = items.shape
     click_override = check_override(click_override, (n, s), "click_override")
+    if config.choice_model == "mnl":
+        forced = (click_override == 1).sum(axis=1)
+        if (forced > 1).any():
+            user = int(np.flatnonzero(forced > 1)[0])
+            raise ValueError(
+                f"click_override forces {int(forced[user])} clicks for user row {user}; with "
+                "choice_model='mnl' a user clicks one item of a slate or none"
+            )
     leave_override = check_override(leave_override, (n,), "leave_override")
     uniforms = rng.random((n, s, 2))
     normals = rng.standard_normal((n, s))

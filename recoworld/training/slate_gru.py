@@ -106,6 +106,23 @@ def _check_rows(name: str, rows: Any, n_users: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def _check_metric_options(logs: SlateLogs, hit_step: int, top_k: int) -> tuple[int, int]:
+    """``hit_step`` and ``top_k`` checked against the logs' steps and real items."""
+    if logs.n_steps < 2:
+        raise ValueError(
+            f"hit_step={hit_step!r}: the logs have {logs.n_steps} step per user, and the hit rate "
+            "needs a step after hit_step"
+        )
+    hit_step = check_int("hit_step", hit_step, 1, logs.n_steps - 1)
+    top_k = check_int("top_k", top_k, 1, logs.n_items - FIRST_ITEM)
+    return hit_step, top_k
+
+
+_NOISE_STREAM = 1
+"""Tag of the posterior draws' stream of a training seed (the initial parameters use the seed
+itself: the first draw must not repeat them)."""
+
+
 # -------------------------------------------------------------------------------- training
 
 
@@ -125,6 +142,8 @@ def train_slate_gru(
     threads: int = 1,
     item_prior_scale: float | None = None,
     group_prior_scale: float | None = None,
+    hit_step: int = 5,
+    top_k: int = 20,
 ) -> tuple[SlateGRU, list[dict[str, float]]]:
     """Fit a :class:`SlateGRU` to ``logs`` by SVI (Adam on the negative ELBO).
 
@@ -134,7 +153,8 @@ def train_slate_gru(
 
     Args:
         logs: the slate logs (arrays may be memory-mapped; only minibatches are read).
-        seed: seeds the initial parameters, the user order and the posterior draws.
+        seed: seeds the initial parameters, the user order and the posterior draws (a tagged
+            stream of it, so the first draw does not repeat the initial parameters).
         epochs: passes over the training users.
         batch_size: users per minibatch.
         dim: length of the item vectors and of the GRU state.
@@ -150,6 +170,9 @@ def train_slate_gru(
             machine, so leave it None for reproducible runs.
         progress: show a tqdm bar over each epoch's minibatches.
         threads: torch threads while training (one is fastest for this small model).
+        item_prior_scale, group_prior_scale: the prior (default :class:`SlateGRUConfig`'s).
+        hit_step, top_k: :func:`evaluate_slate_gru`'s hit-rate settings for ``valid_users``
+            (checked against the logs before training).
 
     Returns:
         ``(model, history)``: the trained model (evaluation mode) and one record per epoch
@@ -158,7 +181,8 @@ def train_slate_gru(
         ``log_likelihood_all``).
 
     Raises:
-        ValueError: an argument out of range, or logs without training interactions.
+        ValueError: an argument out of range (``hit_step`` and ``top_k`` only with
+            ``valid_users``), or logs without training interactions.
     """
     _check_logs(logs)
     seed = check_seed("seed", seed)
@@ -175,6 +199,8 @@ def train_slate_gru(
         if valid_users is None
         else _check_rows("valid_users", valid_users, logs.n_users)
     )
+    if len(valid):
+        hit_step, top_k = _check_metric_options(logs, hit_step, top_k)
     train_rows = np.setdiff1d(np.arange(logs.n_users, dtype=np.int64), valid)
     if len(train_rows) == 0:
         raise ValueError("every user is in valid_users: nothing left to train on")
@@ -202,7 +228,8 @@ def train_slate_gru(
         model = SlateGRU(config, category, seed=seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
         order_rng = np.random.default_rng(seed)
-        noise = torch.Generator().manual_seed(seed)
+        noise_seed = np.random.SeedSequence([seed, _NOISE_STREAM]).generate_state(1, np.uint32)
+        noise = torch.Generator().manual_seed(int(noise_seed[0]))
         scale = len(train_rows)
         started = time.perf_counter()
         stopped = False
@@ -248,7 +275,7 @@ def train_slate_gru(
                 "seconds": time.perf_counter() - epoch_start,
             }
             if len(valid):
-                metrics = evaluate_slate_gru(model, logs, valid)
+                metrics = evaluate_slate_gru(model, logs, valid, hit_step=hit_step, top_k=top_k)
                 record.update({k: float(v) for k, v in metrics.items()})
             if stopped:
                 record["stopped_early"] = 1.0
@@ -293,20 +320,35 @@ def evaluate_slate_gru(
 
     Raises:
         ValueError: ``hit_step`` not inside the logs' steps, ``top_k`` larger than the real
-            items, or a bad user row.
+            items, a bad user row, or logs the model was not trained for: another item count,
+            other item categories, or slates wider than its ``max_slate_length``.
     """
     _check_logs(logs)
     if model.config.n_items != logs.n_items:
         raise ValueError(
             f"the model has {model.config.n_items} item indices, the logs {logs.n_items}"
         )
+    category = np.asarray(logs.category)
+    differs = model.category.numpy() != category
+    if differs.any():
+        index = int(np.flatnonzero(differs)[0])
+        raise ValueError(
+            f"the model was trained on other items than the logs': log index {index} is in the "
+            f"model's category {int(model.category[index])} but in the logs' category "
+            f"{category[index]:g}; evaluate it on logs of the items it was trained on"
+        )
+    if logs.max_slate > model.config.max_slate_length:
+        raise ValueError(
+            f"the logs' slates have up to {logs.max_slate} entries (max_slate), the model's "
+            f"length table covers {model.config.max_slate_length} (max_slate_length): train it "
+            "on logs with slates this wide"
+        )
     rows = (
         np.arange(logs.n_users, dtype=np.int64)
         if users is None
         else _check_rows("users", users, logs.n_users)
     )
-    hit_step = check_int("hit_step", hit_step, 1, logs.n_steps - 1)
-    top_k = check_int("top_k", top_k, 1, logs.n_items - FIRST_ITEM)
+    hit_step, top_k = _check_metric_options(logs, hit_step, top_k)
     if batch_size is None:
         batch_size = max(1, min(256, EVAL_SCORES // (logs.n_steps * logs.n_items)))
     batch_size = check_int("batch_size", batch_size, 1)

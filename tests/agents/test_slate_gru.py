@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import runpy
@@ -41,6 +42,7 @@ from recoworld.training.slate_gru import (
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_slate_gru.py"
 WORLD = {"n_items": 60, "n_groups": 4, "world_seed": 0}
 SLATE_SIZE = 8
+"""Items per slate of the test env; its logs' rows are one wider (the no-click entry)."""
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def world():
 
 @pytest.fixture(scope="module")
 def logs(world) -> SlateLogs:
-    return generate_slate_logs(world, 120, seed=3, slate_size=SLATE_SIZE)
+    return generate_slate_logs(world, 120, seed=3, slate_size=SLATE_SIZE + 1)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +138,33 @@ def test_all_items_likelihood_trains_too(logs) -> None:
 def test_training_refuses_bad_arguments(logs, option, value, message) -> None:
     with pytest.raises(ValueError, match=message):
         train_slate_gru(logs, **{option: value})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [({}, "hit_step=5"), ({"hit_step": 2, "top_k": 61}, "top_k=61")],
+)
+def test_training_checks_the_hit_rate_settings_before_training(
+    world, settings, message, monkeypatch
+) -> None:
+    # 5 steps a user: the default hit_step=5 leaves no later step to count
+    short = generate_slate_logs(world, 20, seed=0, horizon=5, slate_size=SLATE_SIZE + 1)
+    steps: list[int] = []
+    log_likelihood = SlateGRU.log_likelihood
+
+    def counting(self, *args, **kwargs):
+        steps.append(1)
+        return log_likelihood(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SlateGRU, "log_likelihood", counting)
+        with pytest.raises(ValueError, match=message):
+            train_slate_gru(short, epochs=1, dim=2, valid_users=np.array([0, 1]), **settings)
+    assert steps == []  # refused before the first minibatch
+    _, history = train_slate_gru(
+        short, epochs=1, dim=2, valid_users=np.array([0, 1]), hit_step=2, top_k=3
+    )
+    assert 0.0 <= history[0]["hit_rate"] <= 1.0
 
 
 # ------------------------------------------------------------------------ hand-worked case
@@ -232,6 +261,45 @@ def test_kl_is_zero_at_the_prior_and_positive_elsewhere() -> None:
         assert item_term == pytest.approx(0.0, abs=1e-5)
         model.item_loc.fill_(1.0)
         assert float(model.kl()) > item_term + 1.0
+
+
+def test_kl_matches_a_monte_carlo_estimate_with_spread_group_means() -> None:
+    config = SlateGRUConfig(n_items=5, n_groups=2, max_slate_length=3, dim=2)
+    model = SlateGRU(config, np.array([0, 0, 1, 1, 1]))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model.group_loc.copy_(torch.randn(2, 2, generator=generator))
+        model.group_log_scale.copy_(math.log(0.7) + 0.1 * torch.randn(2, 2, generator=generator))
+        model.item_loc.copy_(torch.randn(5, 2, generator=generator))
+        model.item_log_scale.copy_(math.log(0.4) + 0.2 * torch.randn(5, 2, generator=generator))
+        exact = float(model.kl())
+        # E_q[log q(mu, v) - log p(mu) - log p(v | mu)] from draws of q
+        group_q = torch.distributions.Normal(
+            model.group_loc.double(), model.group_log_scale.exp().double()
+        )
+        item_q = torch.distributions.Normal(
+            model.item_loc.double(), model.item_log_scale.exp().double()
+        )
+        draws = 300_000
+        mu = group_q.loc + group_q.scale * torch.randn(
+            (draws, 2, 2), generator=generator, dtype=torch.float64
+        )
+        v = item_q.loc + item_q.scale * torch.randn(
+            (draws, 5, 2), generator=generator, dtype=torch.float64
+        )
+        log_ratio = (
+            group_q.log_prob(mu).sum((1, 2))
+            + item_q.log_prob(v).sum((1, 2))
+            - torch.distributions.Normal(0.0, config.group_prior_scale).log_prob(mu).sum((1, 2))
+            - torch.distributions.Normal(mu[:, model.category], config.item_prior_scale)
+            .log_prob(v)
+            .sum((1, 2))
+        )
+    estimate = float(log_ratio.mean())
+    error = float(log_ratio.std()) / math.sqrt(draws)
+    # the group-variance term alone is sum sigma_g^2 / (2 s^2) ~ 10 here, many errors wide
+    assert abs(exact - estimate) < 5 * error, (exact, estimate, error)
+    assert error < 0.05
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -376,10 +444,96 @@ def test_registered_agents_play_an_episode_from_a_checkpoint(trained, tmp_path: 
         assert play(agent, env, seed=2)
 
 
-def test_an_agent_without_checkpoint_trains_on_logs_of_the_world() -> None:
+def test_an_agent_without_checkpoint_trains_on_logs_of_the_world(monkeypatch) -> None:
+    import recoworld.catalog.slates as slates
+
+    generated: list[tuple[int, SlateLogs]] = []
+
+    @functools.wraps(generate_slate_logs)
+    def recording(*args, **kwargs):
+        result = generate_slate_logs(*args, **kwargs)
+        generated.append((kwargs["seed"], result))
+        return result
+
+    monkeypatch.setattr(slates, "generate_slate_logs", recording)
     env = make_env()
     agent = make_slate_gru_agent(env, 7, {"train_users": 40, "epochs": 1}, policy="ts")
+    (seed, logs), *_ = generated
+    # rows of the env's items plus the no-click entry, so logged slates show as many items
+    assert logs.max_slate == SLATE_SIZE + 1 == agent.model.config.max_slate_length
+    # a tagged stream of the seed, not the stream of the env's user of the same seed
+    assert seed != 7
     assert play(agent, env, seed=1)
+    again = make_slate_gru_agent(env, 7, {"train_users": 40, "epochs": 1}, policy="ts")
+    assert generated[1][0] == seed
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(state(agent.model).values(), state(again.model).values(), strict=True)
+    )
+
+
+def test_an_agent_trains_for_one_item_slates() -> None:
+    env = gym.make("SlateRec-v0", slate_size=1, **WORLD)
+    for policy in ("greedy", "ts"):
+        agent = make_slate_gru_agent(env, 0, {"train_users": 20, "epochs": 1}, policy=policy)
+        assert agent.model.config.max_slate_length == 2
+        assert all(slate.shape == (1,) for slate in play(agent, env, seed=0))
+
+
+def test_agents_refuse_slates_wider_than_the_model_was_trained_on(trained) -> None:
+    model = trained[0]  # trained on rows of SLATE_SIZE + 1 entries
+    wider = gym.make("SlateRec-v0", slate_size=SLATE_SIZE + 1, **WORLD)
+    with pytest.raises(ValueError, match=rf"slate_size={SLATE_SIZE + 1}.* {SLATE_SIZE + 1} \(max"):
+        make_slate_gru_agent(wider, 0, {"model": model}, policy="greedy")
+    narrower = gym.make("SlateRec-v0", slate_size=SLATE_SIZE - 1, **WORLD)
+    assert play(make_slate_gru_agent(narrower, 0, {"model": model}, policy="ts"), narrower, 0)
+
+
+def test_greedy_agents_refuse_the_samples_option(trained) -> None:
+    with pytest.raises(ValueError, match="samples=4"):
+        make_slate_gru_agent(make_env(), 0, {"model": trained[0], "samples": 4}, policy="greedy")
+    with pytest.raises(ValueError, match="samples=4"):
+        make_slate_gru_agent(make_env(), 0, {"samples": 4, "train_users": 20}, policy="greedy")
+    agent = make_slate_gru_agent(make_env(), 0, {"model": trained[0], "samples": 4}, policy="ts")
+    assert agent.samples == 4
+
+
+def test_thompson_draws_scores_without_drawing_the_item_table(trained, monkeypatch) -> None:
+    model = trained[0]
+    env = make_env()
+    agent = make_slate_gru_agent(env, 0, {"model": model}, policy="ts")
+    observation, info = env.reset(seed=0)
+    agent.reset(seed=0)
+    sizes: list[int] = []
+    randn = torch.randn
+
+    def counting(*args, **kwargs):
+        result = randn(*args, **kwargs)
+        sizes.append(result.numel())
+        return result
+
+    monkeypatch.setattr(torch, "randn", counting)
+    agent.act(observation, info)
+    assert sizes == [SLATE_SIZE * model.config.n_items]  # K x n_items, not K x n_items x dim
+
+
+def test_sampled_scores_follow_the_posterior_of_the_scores(trained) -> None:
+    model = trained[0]
+    state_ = model.start_state() + 0.3
+    draws = 4000
+    direct = model.sample_scores(state_, draws, torch.Generator().manual_seed(0)).double()
+    vectors = model.sample_item_vectors(draws, torch.Generator().manual_seed(1))
+    through_vectors = model.scores(state_, vectors).double()
+    with torch.no_grad():
+        mean = (model.item_loc @ state_).double()
+        sd = torch.sqrt(torch.exp(2 * model.item_log_scale) @ state_**2).double()
+    for sample in (direct, through_vectors):
+        # each item's mean within 5 standard errors, its sd within 10% (draws of 4000)
+        assert bool(((sample.mean(0) - mean).abs() < 5 * sd / math.sqrt(draws)).all())
+        assert bool(((sample.std(0) / sd - 1).abs() < 0.1).all())
+    # independent across items: the correlation of two items' draws is near 0
+    correlation = torch.corrcoef(direct[:, 3:5].T)[0, 1]
+    assert abs(float(correlation)) < 0.1
 
 
 def test_agents_refuse_a_model_of_another_world(trained) -> None:
@@ -391,6 +545,40 @@ def test_agents_refuse_a_model_of_another_world(trained) -> None:
         make_slate_gru_agent(bigger, 0, {"model": trained[0]}, policy="greedy")
     with pytest.raises(ValueError, match="'epochs' trains a new model"):
         make_slate_gru_agent(make_env(), 0, {"model": trained[0], "epochs": 2}, policy="ts")
+
+
+def test_evaluation_refuses_logs_the_model_was_not_trained_for(trained, world) -> None:
+    model = trained[0]
+    wider = generate_slate_logs(world, 10, seed=0, slate_size=SLATE_SIZE + 2)
+    with pytest.raises(ValueError, match=rf"up to {SLATE_SIZE + 2} entries.* {SLATE_SIZE + 1} "):
+        evaluate_slate_gru(model, wider)
+    other_world = synthetic_slate_world(9, n_items=WORLD["n_items"], n_groups=WORLD["n_groups"])
+    other = generate_slate_logs(other_world, 10, seed=0, slate_size=SLATE_SIZE + 1)
+    assert other.n_items == model.config.n_items
+    with pytest.raises(ValueError, match="trained on other items"):
+        evaluate_slate_gru(model, other)
+
+
+def test_likelihoods_refuse_real_steps_longer_than_the_length_table() -> None:
+    model = hand_model()  # max_slate_length 4
+    click = torch.tensor([[3, 0]])
+    slate = torch.tensor([[[1, 3, 4, 5, 6], [0, 0, 0, 0, 0]]])
+    vectors = model.item_vectors()
+    with pytest.raises(ValueError, match=r"slate lengths run 0\.\.5.*max_slate_length=4"):
+        model.log_likelihood(click, slate[..., :5], torch.tensor([[5, 0]]), vectors, "slate")
+    # a padded step's length is not used
+    log_prob, counted = model.log_likelihood(
+        click, slate[..., :4], torch.tensor([[4, 99]]), vectors, "slate"
+    )
+    assert counted.tolist() == [[True, False]] and float(log_prob[0, 1]) == 0.0
+
+
+def test_the_model_refuses_non_integral_categories() -> None:
+    config = SlateGRUConfig(n_items=5, n_groups=3, max_slate_length=3, dim=2)
+    with pytest.raises(ValueError, match=r"category holds 1\.7 at index 3"):
+        SlateGRU(config, np.array([0.0, 1.0, 2.0, 1.7, 2.0]))
+    model = SlateGRU(config, np.array([0.0, 1.0, 2.0, 2.0, 2.0]))  # FINN.no stores floats
+    assert model.category.tolist() == [0, 1, 2, 2, 2]
 
 
 # ------------------------------------------------------------------------ CLI and example

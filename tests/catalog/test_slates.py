@@ -4,12 +4,15 @@ world built from logs."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from recoworld.catalog import slates
 from recoworld.catalog.slate_world import SlateWorld, synthetic_slate_world
 from recoworld.catalog.slates import (
     DATA_KEYS,
@@ -196,6 +199,107 @@ def test_bad_step_values_are_named(
         load_slate_logs(folder)
 
 
+def first_step(logs: SlateLogs, where: np.ndarray) -> tuple[int, int]:
+    rows, steps = np.nonzero(where)
+    return int(rows[0]), int(steps[0])
+
+
+LAYOUT_BREAKS = {
+    # name: (step kind, key, change, message) with the step's user row u, step t and length L
+    "no-click not first": ("real", "slate", (0, 7), r"holds 7 at {u}, step {t}, slot 0;.*"
+                           r"the no-click index 1 at slot 0"),
+    "zero below the length": ("short", "slate", ("L-1", 0), r"holds 0 at {u}, step {t}, slot "
+                              r"{L-1};.*an item \(not 0\) below the slate length {L}"),
+    "item after the length": ("short", "slate", ("L", 7), r"holds 7 at {u}, step {t}, slot {L};"
+                              r".*0 \(padding\) from the slate length {L}"),
+    "length without no-click": ("real", "slate_lengths", 0, r"holds 0 at {u}, step {t};.*at "
+                                r"least 1"),
+    "click position past the length": ("short", "click_idx", "L", r"holds {L} at {u}, step {t};"
+                                       r".*a position below the slate length {L}"),
+    "padded step with a length": ("padded", "slate_lengths", 3, r"holds 3 at {u}, step {t};.*0 "
+                                  r"on a padded step"),
+    "padded step with a click position": ("padded", "click_idx", 2, r"holds 2 at {u}, step {t};"
+                                          r".*0 on a padded step"),
+    "padded step with a slate": ("padded", "slate", (4, 7), r"holds 7 at {u}, step {t}, slot 4;"
+                                 r".*0 on a padded step \(click 0\): its slate row is all 0"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(LAYOUT_BREAKS))
+def test_layout_breaks_are_named(folder: Path, logs: SlateLogs, name: str) -> None:
+    kind, key, change, message = LAYOUT_BREAKS[name]
+    real = logs.click != 0
+    steps = {"real": real, "short": real & (logs.slate_lengths < SLATE_SIZE), "padded": ~real}
+    row, step = first_step(logs, steps[kind])
+    length = int(logs.slate_lengths[row, step])
+    marks = {"L-1": length - 1, "L": length}
+    arrays = data_arrays(folder)
+    if key == "slate":
+        slot, value = change
+        arrays["slate"][row, step, marks.get(slot, slot)] = value
+    else:
+        arrays[key][row, step] = marks.get(change, change)
+    rewrite_data(folder, **{key: arrays[key]})
+    pattern = message.format(u=f"user row {row}", t=step, L=length, **{"L-1": length - 1})
+    with pytest.raises(ValueError, match=rf"data\.npz: key '{key}' " + pattern):
+        load_slate_logs(folder)
+    # the broken keys are named as their fields: writing refuses the same break
+    bad = SlateLogs(**{**{field: getattr(logs, field) for field in FIELDS}, key: arrays[key]},
+                    category=logs.category, category_names=logs.category_names,
+                    interaction_type_names=logs.interaction_type_names)  # fmt: skip
+    with pytest.raises(ValueError, match=rf"logs: key '{key}' " + pattern):
+        write_slate_logs(bad, folder.parent / "again")
+    assert not (folder.parent / "again").exists()
+
+
+def test_click_outside_its_slate_is_accepted(folder: Path, logs: SlateLogs) -> None:
+    real = logs.click != 0
+    row, step = first_step(logs, real & (logs.slate_lengths < SLATE_SIZE))
+    shown = set(np.asarray(logs.slate[row, step]).tolist())
+    outside = next(item for item in range(3, logs.n_items) if item not in shown)
+    click = np.array(logs.click)
+    click[row, step] = outside
+    rewrite_data(folder, click=click)
+    assert load_slate_logs(folder).click[row, step] == outside
+
+
+def test_checks_read_every_chunk(
+    folder: Path, logs: SlateLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slates, "_CHUNK_ENTRIES", 7 * logs.n_steps * SLATE_SIZE)  # 7 users
+    assert load_slate_logs(folder).n_users == 120  # 18 chunks, all good
+    slate = np.array(logs.slate)
+    slate[100, 4, 3] = logs.n_items + 5  # in the 15th chunk (rows 98..104)
+    rewrite_data(folder, slate=slate)
+    with pytest.raises(
+        ValueError, match=rf"holds {logs.n_items + 5} at user row 100, step 4, slot 3; exp"
+    ):
+        load_slate_logs(folder)
+    slate[100, 4, 3] = logs.slate[100, 4, 3]
+    slate[95, 2, 0] = 7  # a layout break in the 14th chunk (rows 91..97)
+    rewrite_data(folder, slate=slate)
+    with pytest.raises(ValueError, match=r"holds 7 at user row 95, step 2, slot 0; expected the"):
+        load_slate_logs(folder)
+
+
+def test_exposure_counts_every_chunk(logs: SlateLogs, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = slate_world_from_logs(logs, seed=1)
+    monkeypatch.setattr(slates, "_CHUNK_ENTRIES", 7 * logs.n_steps * SLATE_SIZE)  # 7 users
+    chunked = slate_world_from_logs(logs, seed=1)
+    np.testing.assert_array_equal(chunked.catalog.popularity, whole.catalog.popularity)
+    np.testing.assert_array_equal(chunked.catalog.quality, whole.catalog.quality)
+    shown = np.bincount(np.asarray(logs.slate).reshape(-1), minlength=logs.n_items)[3:]
+    expected = (shown + 1.0) / (shown + 1.0).sum()
+    np.testing.assert_allclose(chunked.catalog.popularity, expected, rtol=1e-6)
+    click = np.array(logs.click)
+    click[117, 3] = logs.n_items  # in the 17th chunk (rows 112..118)
+    bad = SlateLogs(**{**{name: getattr(logs, name) for name in FIELDS}, "click": click},
+                    category=logs.category, category_names=logs.category_names,
+                    interaction_type_names=logs.interaction_type_names)  # fmt: skip
+    with pytest.raises(ValueError, match=f"click holds {logs.n_items}, outside"):
+        slate_world_from_logs(bad, seed=1)
+
+
 def test_truncated_archive_is_named(folder: Path) -> None:
     data = (folder / "data.npz").read_bytes()
     (folder / "data.npz").write_bytes(data[: len(data) // 2])
@@ -251,11 +355,79 @@ def test_missing_file_is_named(folder: Path) -> None:
         load_slate_logs(folder)
 
 
-def test_cache_inside_the_dataset_folder_is_refused(logs: SlateLogs, tmp_path: Path) -> None:
+def test_cache_inside_the_dataset_folder_is_refused(
+    logs: SlateLogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = write_slate_logs(logs, tmp_path / "logs", compress=True)
-    with pytest.raises(ValueError, match="cache_dir"):
-        load_slate_logs(folder, cache_dir=folder / "cache")
+    monkeypatch.chdir(folder)
+    with pytest.raises(ValueError, match=r"cache_dir='cache' is inside the log folder"):
+        load_slate_logs(folder, cache_dir="cache")  # named as passed
     assert not (folder / "cache").exists()
+
+
+def test_default_cache_serves_data_kept_in_home(
+    logs: SlateLogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    write_slate_logs(logs, home, compress=True)  # the log folder is an ancestor of ~/.cache
+    assert_same_logs(logs, load_slate_logs(home))
+    assert sorted(p.name for p in home.iterdir()) == [
+        ".cache", "data.npz", "ind2val.json", "itemattr.npz"
+    ]  # fmt: skip
+    (entry,) = list((home / ".cache" / "recoworld" / "slate_logs").iterdir())
+    assert sorted(p.name for p in entry.iterdir()) == sorted(f"{key}.npy" for key in DATA_KEYS)
+
+
+def test_cache_never_writes_beside_the_data(logs: SlateLogs, tmp_path: Path) -> None:
+    folder = write_slate_logs(logs, tmp_path / "logs", compress=True)
+    cache = tmp_path / "cache"
+    load_slate_logs(folder, cache_dir=cache)
+    (entry,) = list(cache.iterdir())
+    shutil.rmtree(entry)
+    entry.symlink_to(folder, target_is_directory=True)  # the cache folder is the log folder
+    with pytest.raises(ValueError, match="never writes next to a dataset's files"):
+        load_slate_logs(folder, cache_dir=cache)
+    assert sorted(p.name for p in folder.iterdir()) == ["data.npz", "ind2val.json", "itemattr.npz"]
+
+
+def pad_to(path: Path, size: int) -> None:
+    """Grow the zip archive ``path`` to ``size`` bytes with an archive comment."""
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.comment = b"x" * (size - path.stat().st_size)
+    assert path.stat().st_size == size
+
+
+def test_cache_tells_apart_copies_of_equal_size_and_time(world: SlateWorld, tmp_path: Path) -> None:
+    first = generate_slate_logs(world, 30, seed=1, horizon=10, slate_size=SLATE_SIZE)
+    second = generate_slate_logs(world, 30, seed=2, horizon=10, slate_size=SLATE_SIZE)
+    folder = write_slate_logs(first, tmp_path / "logs", compress=True)
+    other = write_slate_logs(second, tmp_path / "other", compress=True)
+    size = max((folder / "data.npz").stat().st_size, (other / "data.npz").stat().st_size) + 64
+    pad_to(folder / "data.npz", size)
+    pad_to(other / "data.npz", size)
+    cache = tmp_path / "cache"
+    assert_same_logs(first, load_slate_logs(folder, cache_dir=cache))
+    before = (folder / "data.npz").stat()
+    # what ``cp -p`` of the other file does: new content, same path, size and mtime
+    shutil.copyfile(other / "data.npz", folder / "data.npz")
+    os.utime(folder / "data.npz", ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = (folder / "data.npz").stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert_same_logs(second, load_slate_logs(folder, cache_dir=cache))
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_unnamed_category_is_not_written(logs: SlateLogs, tmp_path: Path) -> None:
+    category = logs.category.copy()
+    category[5] = 77
+    bad = SlateLogs(**{name: getattr(logs, name) for name in FIELDS}, category=category,
+                    category_names=logs.category_names,
+                    interaction_type_names=logs.interaction_type_names)  # fmt: skip
+    with pytest.raises(ValueError, match="category holds 77 at item 5, a category category_names"):
+        write_slate_logs(bad, tmp_path / "logs")
+    assert not (tmp_path / "logs").exists()
 
 
 def test_bad_logs_are_not_written(logs: SlateLogs, tmp_path: Path) -> None:

@@ -93,6 +93,20 @@ def test_a_loaded_simulator_answers_exactly_as_the_saved_one(
     assert np.array_equal(registered.predict(built), expected)
 
 
+def test_a_latent_fitted_checkpoint_saved_before_the_choice_model_loads_as_cascade(
+    saved: Any, built: Scenes, tmp_path: Path
+) -> None:
+    simulator, folder = saved("latent-fitted")
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    data = json.loads((old / METADATA_FILE).read_text())
+    del data["options"]["config"]["choice_model"]
+    (old / METADATA_FILE).write_text(json.dumps(data))
+    loaded = class_of("latent-fitted").load(old)
+    assert loaded.options()["config"]["choice_model"] == "cascade"
+    assert np.array_equal(loaded.predict(built), simulator.predict(built))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_a_loaded_simulator_refuses_another_catalog(
     name: str, saved: Any, log: Interactions, catalog: Catalog

@@ -89,17 +89,39 @@ def test_the_no_click_utility_sets_the_no_click_share(catalog):
     assert shares[0] < shares[1] < shares[2]
 
 
-def test_overrides_force_the_decision_of_their_slot(catalog):
-    config = UserModelConfig(**STILL)
+def test_a_forced_click_is_the_one_click_and_a_forced_skip_leaves_the_choice(catalog):
+    # No-click utility 0: the drawn choice is almost always a click, so a forced click laid on
+    # top of the draw would give two clicks.
+    config = UserModelConfig(**{**STILL, "no_click_utility": 0.0})
     rng = np.random.default_rng(2)
-    users = sample_users(50, catalog, config, rng)
-    slate = np.tile(np.array([1, 2, 3]), (50, 1))
-    click = np.full((50, 3), -1, dtype=np.int8)
-    click[:, 1] = 1  # forced click on slot 1
-    click[:, 0] = 0  # slot 0 never clicked
-    outcome = step_users(users, catalog, slate, config, rng, click_override=click)
+    n = 20_000
+    users = sample_users(1, catalog, config, rng).take(np.zeros(n, dtype=np.int64))
+    slate = np.tile(np.array([1, 2, 3]), (n, 1))
+    click = np.full((n, 3), -1, dtype=np.int8)
+    click[:, 1] = 1
+    outcome = step_users(users.copy(), catalog, slate, config, rng, click_override=click)
     assert outcome.clicks[:, 1].all()
+    assert outcome.clicks.sum(axis=1).max() == 1
+
+    # A forced skip takes slot 0 out: the others and no click share its probability.
+    skip = np.full((n, 3), -1, dtype=np.int8)
+    skip[:, 0] = 0
+    utilities = item_utilities(users.take(np.arange(1)), catalog, slate[:1], config)[0]
+    expected = slate_choice_probabilities(utilities[1:], config.no_click_utility)
+    outcome = step_users(users.copy(), catalog, slate, config, rng, click_override=skip)
     assert not outcome.clicks[:, 0].any()
+    observed = np.r_[outcome.clicks[:, 1:].mean(axis=0), 1.0 - outcome.clicks.any(axis=1).mean()]
+    np.testing.assert_allclose(observed, expected, atol=0.015)
+
+
+def test_forcing_two_clicks_of_one_slate_is_refused(catalog):
+    config = UserModelConfig(**STILL)
+    rng = np.random.default_rng(3)
+    users = sample_users(4, catalog, config, rng)
+    click = np.full((4, 3), -1, dtype=np.int8)
+    click[2, [0, 2]] = 1
+    with pytest.raises(ValueError, match="forces 2 clicks for user row 2"):
+        step_users(users, catalog, np.tile([1, 2, 3], (4, 1)), config, rng, click_override=click)
 
 
 def test_same_seed_same_choices(catalog):
