@@ -1678,4 +1678,19 @@ def train_slate_gru_command(
         )
     )
     typer.echo(str(folder))
-    _note(f"Evaluate it: recoworld evaluate --env SlateRec-v0 --agent gru-ts --checkpoint {folder}")
+    if str(data) != "synthetic":
+        world = f" --dataset-path {data}"
+    else:
+        world = "".join(
+            f" --env-arg {name}={value}"
+            for name, value, default in (
+                ("world_seed", world_seed, 0),
+                ("n_items", items, 3000),
+                ("n_groups", groups, 24),
+            )
+            if value != default
+        )
+    _note(
+        f"Evaluate it: recoworld evaluate --env SlateRec-v0 --agent gru-ts --checkpoint {folder}"
+        + world
+    )

@@ -598,14 +598,19 @@ def test_cli_trains_a_checkpoint_that_evaluate_loads(tmp_path: Path) -> None:
     assert metadata["world"]["n_users"] == 40 and metadata["history"][0]["epoch"] == 1
     again = CliRunner().invoke(app, ["train-slate-gru", *world_args, "--out", str(out)])
     assert again.exit_code == 2 and "--overwrite" in again.output
+    # The command the trainer suggests names the same world.
+    hint = next(
+        line.split("Evaluate it: recoworld ", 1)[1]
+        for line in result.output.splitlines()
+        if "Evaluate it: recoworld " in line
+    )
+    assert hint.split() == [
+        "evaluate", "--env", "SlateRec-v0", "--agent", "gru-ts", "--checkpoint", str(out),
+        "--env-arg", "n_items=60", "--env-arg", "n_groups=4",
+    ]  # fmt: skip
     evaluated = CliRunner().invoke(
-        app,
-        [
-            "evaluate", "--env", "SlateRec-v0", "--agent", "gru-ts", "--episodes", "2",
-            "--checkpoint", str(out), "--env-arg", "n_items=60", "--env-arg", "n_groups=4",
-            "--json", str(tmp_path / "report.json"),
-        ],
-    )  # fmt: skip
+        app, [*hint.split(), "--episodes", "2", "--json", str(tmp_path / "report.json")]
+    )
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert {"metrics", "ci95", "config"} <= set(report)
