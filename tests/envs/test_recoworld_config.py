@@ -218,6 +218,11 @@ _BAD = {
     "continue_weight": _NOT_A_NUMBER,
     "return_weight": _NOT_A_NUMBER,
     "return_horizon_days": st.one_of(st.floats(max_value=0.0), _NOT_A_NUMBER),
+    "diversity_weight": st.one_of(st.floats(max_value=-1e-9), _NOT_A_NUMBER),
+    "novelty_weight": st.one_of(st.floats(max_value=-1e-9), _NOT_A_NUMBER),
+    "new_topic_familiarity": st.one_of(
+        st.floats(max_value=0.0), st.floats(min_value=1.0, exclude_min=True), _NOT_A_NUMBER
+    ),
     "action_type": _not_in(("slate", "scores")),
     "observation_mode": _not_in(("features", "ids")),
     "user_model": _not_in(("latent", "llm")),

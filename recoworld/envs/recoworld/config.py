@@ -107,6 +107,16 @@ class RecoWorldConfig:
     """Weight of the retention reward ``exp(-return_gap_days / return_horizon_days)``."""
     return_horizon_days: float = 7.0
     """Days over which the retention reward decays (> 0)."""
+    diversity_weight: float = 0.0
+    """Weight (>= 0) of the slate's intra-list diversity (mean pairwise cosine distance of the
+    shown items' embeddings, 0 for a slate of fewer than two items) added every turn."""
+    novelty_weight: float = 0.0
+    """Weight (>= 0) of the share of the turn's clicks on items from topics new to the user
+    (0 on a turn without clicks) added every turn."""
+    new_topic_familiarity: float = 0.2
+    """A topic is new to the user while its familiarity before the turn is under this (in
+    ``(0, 1]``; familiarity is about 0.18 after one fully watched item of the topic and decays
+    between sessions); an item's topic is its largest topic share."""
     action_type: str = "slate"
     """``"slate"`` (candidate indices, ranked) or ``"scores"`` (a score per candidate)."""
     observation_mode: str = "features"
@@ -159,6 +169,14 @@ class RecoWorldConfig:
         put(
             "return_horizon_days",
             check_number("return_horizon_days", self.return_horizon_days, 0.0, low_open=True),
+        )
+        for name in ("diversity_weight", "novelty_weight"):
+            put(name, check_number(name, getattr(self, name), 0.0))
+        put(
+            "new_topic_familiarity",
+            check_number(
+                "new_topic_familiarity", self.new_topic_familiarity, 0.0, 1.0, low_open=True
+            ),
         )
         check_choice("action_type", self.action_type, ACTION_TYPES)
         check_choice("observation_mode", self.observation_mode, OBSERVATION_MODES)

@@ -214,6 +214,8 @@ class RecoWorldCore:
         )
         self._users = self._state.arrays()
         self._items = ItemArrays.of(catalog)
+        self._main_topic = np.argmax(catalog.item_topics, axis=1)
+        """``(n_items,)`` the topic of each item for the novelty reward (its largest share)."""
         self._step = StepArrays.empty(n_users, s)
         self._overrides = Overrides(
             np.full((n_users, s), -1, np.int8), np.full(n_users, -1, np.int8)
@@ -495,6 +497,8 @@ class RecoWorldCore:
             self._overridden = click_override is not None or leave_override is not None
         arrays = self._observation_arrays()
         reward = np.empty(self.n_users)
+        cfg = self.config
+        familiarity = self.state.familiarity.copy() if cfg.novelty_weight > 0 else None
         if self.n_users < self.parallel_min_users:
             n_ended = self._engine_step(
                 work, overrides, arrays, reward, self._users, self._items, self._params,
@@ -504,6 +508,8 @@ class RecoWorldCore:
             n_ended = self._run_engine_step(arrays, reward)
         obs = self._publish(arrays)
         turn = work.turn
+        if cfg.diversity_weight > 0 or familiarity is not None:
+            reward += self._shaping(work.items, turn.clicks, familiarity)
         if n_ended:
             flags = np.zeros((3, self.n_users), np.bool_)
             gaps = np.full(self.n_users, np.nan)
@@ -519,6 +525,32 @@ class RecoWorldCore:
             if started.size:
                 self._observe_rows(started, self._engine, self._users, self._tables, arrays)
         return result, obs, arrays.mask
+
+    def _shaping(
+        self, items: np.ndarray, clicks: np.ndarray, familiarity: np.ndarray | None
+    ) -> np.ndarray:
+        """``(n,)`` the optional reward terms of a turn (see ``RecoWorldConfig``):
+        ``diversity_weight`` x the intra-list diversity of the shown items (0 below two) plus
+        ``novelty_weight`` x the share of the clicks on items whose topic had a familiarity under
+        ``new_topic_familiarity`` before the turn (``familiarity``; 0 without clicks)."""
+        from recoworld.evaluation.metrics import intra_list_diversity
+
+        cfg = self.config
+        shown = items >= 0
+        extra = np.zeros(self.n_users)
+        if cfg.diversity_weight > 0:
+            embeddings = self.catalog.embeddings[np.where(shown, items, 0)] * shown[..., None]
+            diversity = np.nan_to_num(np.asarray(intra_list_diversity(embeddings)), nan=0.0)
+            extra += cfg.diversity_weight * diversity
+        if familiarity is not None:
+            topic = self._main_topic[np.where(shown, items, 0)]
+            rows = np.arange(self.n_users)[:, None]
+            new = familiarity[rows, topic] < cfg.new_topic_familiarity
+            n_clicks = clicks.sum(axis=1)
+            new_clicks = (clicks & new & shown).sum(axis=1)
+            share = np.divide(new_clicks, n_clicks, out=np.zeros(self.n_users), where=n_clicks > 0)
+            extra += cfg.novelty_weight * share
+        return extra
 
     def _end_sessions(
         self, ended: np.ndarray, left: np.ndarray, rng: np.random.Generator, result: StepResult

@@ -226,6 +226,12 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     Engagement plus retention: ``click_weight * clicks + watch_weight * minutes watched +
     continue_weight * [the session goes on]``, and when a session ends
     ``return_weight * exp(-return_gap_days / return_horizon_days)`` (0 if the user churned).
+    Optional shaping toward diverse and novel recommendations (both weights 0 by default, which
+    leaves the reward exactly as above): ``diversity_weight`` times the slate's intra-list
+    diversity (:func:`recoworld.evaluation.metrics.intra_list_diversity` of the shown items,
+    0 below two items) plus ``novelty_weight`` times the share of the turn's clicks on items
+    whose topic was new to the user (familiarity under ``new_topic_familiarity`` before the
+    turn; 0 without clicks).
 
     ## Starting State
 
@@ -300,7 +306,9 @@ class RecoWorldEnv(gym.Env[ObsType, np.ndarray]):
     * ``n_items`` (1000), ``catalog_seed`` (0): the default synthetic catalog.
     * ``multi_session`` (False), ``max_sessions`` (5), ``max_session_turns`` (50).
     * ``click_weight`` (1.0), ``watch_weight`` (0.1 per minute), ``continue_weight`` (0.1),
-      ``return_weight`` (1.0), ``return_horizon_days`` (7.0): reward weights.
+      ``return_weight`` (1.0), ``return_horizon_days`` (7.0): reward weights;
+      ``diversity_weight`` (0.0), ``novelty_weight`` (0.0), ``new_topic_familiarity`` (0.2):
+      the optional diversity and novelty shaping.
     * ``action_type`` ("slate" or "scores"), ``observation_mode`` ("features" or "ids").
     * ``user_model`` ("latent" or "llm"), ``decision_mode`` ("latent", "hybrid" or "llm"),
       ``hybrid_click_bounds`` ((0.1, 0.9)), ``prompt_version`` ("v1"),
