@@ -63,6 +63,12 @@ def _llm_ranker(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> A
     return LLMRankerAgent(env, seed=seed, **options)
 
 
+def _novelty_greedy(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> Agent:
+    from recoworld.agents.novelty import NoveltyShareAgent
+
+    return NoveltyShareAgent(ObservationLayout.of(env), **options)
+
+
 def _bayesian_ranker(sample: bool) -> Any:
     def build(env: gym.Env, seed: int | None, options: Mapping[str, Any]) -> Agent:
         from recoworld.agents.thompson import BayesGreedyAgent, ThompsonSamplingAgent
@@ -182,6 +188,14 @@ def _register_recoworld() -> None:
         description="a language model reads the instruction and re-ranks",
         options=("llm",),
         extras=("llm",),
+    )
+    register_agent(
+        RECOWORLD,
+        "novelty-greedy",
+        _novelty_greedy,
+        description="greedy with a fixed share of the slate (option novelty_share, default 0.3) "
+        "from topics new to the user",
+        options=("novelty_share", "new_topic_mass", "quality_weight"),
     )
     for name, sample in (("ts", True), ("bayes-greedy", False)):
         register_agent(
