@@ -1639,6 +1639,13 @@ def train_slate_gru_command(
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         what = "a file" if not out.is_dir() else "a folder that holds files"
         _fail(f"--out {out} is {what}; pass --overwrite to replace a checkpoint, or name another")
+    from recoworld.evaluation import check_new_file
+
+    try:
+        # A folder that cannot be written fails now, not after the training.
+        check_new_file(out / "slate_gru.json", overwrite=True, what="--out")
+    except OSError as error:
+        _fail(str(error))
     try:
         from recoworld.training.slate_gru import fit_slate_gru
     except ImportError as error:

@@ -254,6 +254,7 @@ def load_slate_logs(
 
     Raises:
         FileNotFoundError: the folder or one of its files is missing.
+        NotADirectoryError: ``path`` is a file (name the folder that holds the files).
         ValueError: a file that is not a valid archive or JSON, a missing key, a non-integer
             array, inconsistent shapes, a bad value or a step that breaks the layout (the file,
             key, value, user row and step are named), or a ``cache_dir`` passed inside
@@ -261,6 +262,11 @@ def load_slate_logs(
     """
     root = Path(path).expanduser()
     if not root.is_dir():
+        if root.exists():
+            raise NotADirectoryError(
+                f"slate log folder {str(root)!r} is a file; name the folder that holds "
+                "data.npz, itemattr.npz and ind2val.json"
+            )
         raise FileNotFoundError(f"slate log folder {str(root)!r} does not exist")
     for name in (DATA_FILE, ITEM_FILE, NAMES_FILE):
         if not (root / name).is_file():

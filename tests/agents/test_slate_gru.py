@@ -584,6 +584,22 @@ def test_the_model_refuses_non_integral_categories() -> None:
 # ------------------------------------------------------------------------ CLI and example
 
 
+def test_cli_refuses_an_out_folder_it_cannot_create_before_training(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from recoworld.cli import app
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out in ("/proc/recoworld-missing/gru", str(blocker / "gru")):
+        result = CliRunner().invoke(
+            app, ["train-slate-gru", "--users", "20", "--items", "60", "--groups", "4",
+                  "--out", out]
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "--out" in result.output and "epoch" not in result.output
+
+
 def test_cli_trains_a_checkpoint_that_evaluate_loads(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

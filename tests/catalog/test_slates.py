@@ -355,6 +355,15 @@ def test_missing_file_is_named(folder: Path) -> None:
         load_slate_logs(folder)
 
 
+def test_a_missing_folder_or_a_file_given_as_the_folder_is_named(
+    folder: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_slate_logs(tmp_path / "nowhere")
+    with pytest.raises(NotADirectoryError, match=r"data\.npz' is a file; name the folder"):
+        load_slate_logs(folder / "data.npz")
+
+
 def test_cache_inside_the_dataset_folder_is_refused(
     logs: SlateLogs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
