@@ -48,6 +48,7 @@ from recoworld.agents.scpr import (
 from recoworld.agents.scpr.fm import FMConfig, train_fm
 from recoworld.catalog import load_scpr
 from recoworld.evaluation import evaluate
+from recoworld.evaluation.files import check_output_option
 from recoworld.graph import AttributeGraph
 
 PUBLISHED: dict[str, tuple[float, float] | None] = {
@@ -81,7 +82,9 @@ def parse_args() -> argparse.Namespace:
         "good as at evaluation time)",
     )
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
+    return args
 
 
 DATA_FILES = (

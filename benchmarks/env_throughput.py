@@ -39,6 +39,7 @@ import numpy as np
 from gymnasium import spaces
 
 import recoworld  # noqa: F401  (registers the envs)
+from recoworld.evaluation.files import check_output_option
 from recoworld.simulators import sample_users, step_users
 
 RATIO_TARGET = 0.25
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="windows per measure (best kept)")
     parser.add_argument("--users", type=int, default=10_000, help="users in the batched env")
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
 
     rng = np.random.default_rng(0)
     slates = np.argsort(rng.random((4096, 100)), axis=1)[:, :10]

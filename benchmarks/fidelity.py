@@ -52,6 +52,7 @@ from rich.console import Console
 from rich.table import Table
 
 from recoworld.catalog import Catalog, Interactions
+from recoworld.evaluation.files import check_output_option
 from recoworld.evaluation.metrics import mean_ci95
 from recoworld.fidelity import (
     DATASETS,
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
     data_folder = args.data if args.data is not None else DEFAULT_DATA[args.dataset]
     check_data_folder(args.dataset, data_folder)
     samplers = names(args.negatives, NEGATIVE_SAMPLERS, "--negatives")

@@ -40,6 +40,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from recoworld.evaluation.files import check_output_option
 from recoworld.evaluation.metrics import mean_ci95
 from recoworld.fidelity import NEGATIVE_SAMPLERS, fidelity_report, load_scene_data, scenes
 from recoworld.fidelity.metrics import scene_accuracy
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--negatives", default="popularity,uniform")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
 
     folder = Path(args.data)
     missing = [name for name in DATA_FILES if not (folder / name).is_file()]

@@ -37,6 +37,7 @@ from rich.console import Console
 
 from recoworld.agents import agent_names
 from recoworld.evaluation import comparison_table, evaluate
+from recoworld.evaluation.files import check_output_option
 from recoworld.fidelity import fit_world, load_scene_data, world_fidelity
 
 CONFIG_FIELDS = (
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
     folder = Path(args.data)
     missing = [name for name in (*DATA_FILES, "u.occupation") if not (folder / name).is_file()]
     if missing:

@@ -19,6 +19,7 @@ import numpy as np
 
 from recoworld.agents import GreedyAgent, InstructionAwareGreedyAgent, ObservationLayout
 from recoworld.evaluation import compare, mean_ci95
+from recoworld.evaluation.files import check_output_option
 
 
 def hidden_instruction_agent(env: gym.Env) -> GreedyAgent:
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
 
     settings = {"single session": {}, "multi-session (5)": {"multi_session": True}}
     results = {}

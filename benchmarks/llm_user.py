@@ -40,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 import recoworld  # noqa: F401
+from recoworld.evaluation.files import check_output_option
 from recoworld.llm import LocalChatModel, ResponseCache
 
 
@@ -277,6 +278,7 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
 
     parts = {
         1: ("calls_per_step", part_calls_per_step),

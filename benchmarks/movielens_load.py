@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from recoworld.catalog import load_movielens
+from recoworld.evaluation.files import check_output_option
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1].parent / "shared/data/ml-100k"
 
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of each measure")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
+    check_output_option(parser, "--json", args.json, overwrite=True)
     if not args.path.is_dir():
         raise SystemExit(f"MovieLens 100K data folder {args.path} is absent")
 

@@ -29,6 +29,7 @@ from scipy import stats
 
 import recoworld  # noqa: F401  (registers the environments)
 from recoworld.evaluation import EvaluationReport, evaluate
+from recoworld.evaluation.files import check_output_option
 from recoworld.training import SB3Agent, TrainConfig, load_sb3_agent, train_ppo
 
 EVAL_SEED_OFFSET = 1_000_000
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
+    check_output_option(parser, "--json", args.json, overwrite=True)
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)  # noqa: NPY002 (Stable-Baselines3 samples from the global RNG)

@@ -41,7 +41,7 @@ import recoworld  # noqa: F401  (registers the environments)
 from recoworld.catalog.slate_world import FIRST_ITEM, synthetic_slate_world
 from recoworld.catalog.slates import generate_slate_logs, split_users
 from recoworld.evaluation import evaluate
-from recoworld.evaluation.files import check_new_file
+from recoworld.evaluation.files import check_output_option
 from recoworld.evaluation.metrics import mean_ci95
 from recoworld.evaluation.report import json_safe
 from recoworld.training.slate_gru import evaluate_slate_gru, train_slate_gru
@@ -86,10 +86,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     args = parser.parse_args(argv)
+    check_output_option(parser, "--json", args.json, overwrite=args.overwrite)
     for name in ("users", "epochs", "episodes", "seeds", "threads"):
-        check_int(f"--{name}", getattr(args, name), 1)
-    if args.json is not None:
-        check_new_file(args.json, overwrite=args.overwrite, what="--json")
+        try:
+            check_int(f"--{name}", getattr(args, name), 1)
+        except ValueError as error:
+            parser.error(str(error))
 
     world = synthetic_slate_world(args.world_seed)
     began = time.perf_counter()

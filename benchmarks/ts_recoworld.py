@@ -40,7 +40,7 @@ from scipy import stats
 
 import recoworld  # noqa: F401  (registers the environments)
 from recoworld.evaluation import EvaluationReport, evaluate
-from recoworld.evaluation.files import check_new_file
+from recoworld.evaluation.files import check_output_option
 from recoworld.evaluation.report import json_safe
 from recoworld.simulators import UserModelConfig
 from recoworld.validation import check_int, check_number
@@ -141,20 +141,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     args = parser.parse_args(argv)
-    episodes = check_int("--episodes", args.episodes, 1)
-    blocks = check_int("--seeds", args.seeds, 1)
-    sweep_episodes = check_int("--sweep-episodes", args.sweep_episodes, 0)
-    env_kwargs: dict[str, Any] = {
-        "multi_session": True,
-        "max_sessions": check_int("--max-sessions", args.max_sessions, 1),
-    }
-    agent_options: dict[str, Any] = {}
-    for name in ("prior_variance", "noise_variance"):
-        value = getattr(args, name)
-        if value is not None:
-            agent_options[name] = check_number(f"--{name.replace('_', '-')}", value, 0.0)
-    if args.json is not None:
-        check_new_file(args.json, overwrite=args.overwrite, what="--json file")
+    check_output_option(parser, "--json", args.json, overwrite=args.overwrite)
+    try:
+        episodes = check_int("--episodes", args.episodes, 1)
+        blocks = check_int("--seeds", args.seeds, 1)
+        sweep_episodes = check_int("--sweep-episodes", args.sweep_episodes, 0)
+        env_kwargs: dict[str, Any] = {
+            "multi_session": True,
+            "max_sessions": check_int("--max-sessions", args.max_sessions, 1),
+        }
+        agent_options: dict[str, Any] = {}
+        for name in ("prior_variance", "noise_variance"):
+            value = getattr(args, name)
+            if value is not None:
+                agent_options[name] = check_number(f"--{name.replace('_', '-')}", value, 0.0)
+    except ValueError as error:
+        parser.error(str(error))
 
     started = time.perf_counter()
     per_episode: dict[str, dict[str, list[float]]] = {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import uuid
 from pathlib import Path
 
-__all__ = ["check_new_file"]
+__all__ = ["check_new_file", "check_output_option"]
 
 
 def check_new_file(path: str | os.PathLike[str], *, overwrite: bool, what: str = "file") -> Path:
@@ -62,3 +63,21 @@ def check_new_file(path: str | os.PathLike[str], *, overwrite: bool, what: str =
         reason = error.strerror or type(error).__name__
         raise type(error)(f"{label} cannot be created in {str(ancestor)!r}: {reason}") from None
     return target
+
+
+def check_output_option(
+    parser: argparse.ArgumentParser,
+    option: str,
+    path: str | os.PathLike[str] | None,
+    *,
+    overwrite: bool,
+) -> None:
+    """For scripts: :func:`check_new_file` on the output ``option`` names (nothing when
+    ``None``), before any work; a refusal is ``parser.error`` (one usage line, exit 2), so a
+    long benchmark never fails only when it writes its results."""
+    if path is None:
+        return
+    try:
+        check_new_file(path, overwrite=overwrite, what=option)
+    except OSError as error:
+        parser.error(str(error))
